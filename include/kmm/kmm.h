@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/**
+ * @file kmm.h
+ * @brief Umbrella header: includes every public kmm header of the modules
+ *        this build contains.
+ */
+#ifndef KMM_KMM_H
+#define KMM_KMM_H
+
+#include "kmm/config.h"
+#include "kmm/types.h"
+#include "kmm/errors.h"
+#include "kmm/port.h"
+#include "kmm/rbtree.h"
+#include "kmm/as.h"
+
+#endif /* KMM_KMM_H */
