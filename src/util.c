@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* Internal helpers: scrubbing through the port and a minimal formatter. */
+#include <stdarg.h>
+
+#include "util.h"
+
+void kmm_port_scrub(const struct kmm_port *port, kmm_paddr_t pa, size_t size)
+{
+	void *p;
+
+	if (port == NULL || size == 0)
+		return;
+	if (port->scrub) {
+		port->scrub(port->cookie, pa, size);
+		return;
+	}
+	p = kmm_port_pa_to_ptr(port, pa);
+	if (p)
+		kmm_memzero(p, size);
+}
+
+struct fmt_out {
+	char *buf;
+	size_t cap;
+	size_t len;
+};
+
+static void put(struct fmt_out *o, char c)
+{
+	if (o->len + 1 < o->cap)
+		o->buf[o->len] = c;
+	o->len++;
+}
+
+static void put_u64(struct fmt_out *o, uint64_t v, unsigned int base)
+{
+	static const char digits[] = "0123456789abcdef";
+	char tmp[20];
+	int n = 0;
+
+	do {
+		tmp[n++] = digits[v % base];
+		v /= base;
+	} while (v);
+	while (n)
+		put(o, tmp[--n]);
+}
+
+static size_t vfmt(char *buf, size_t cap, const char *fmt, va_list ap)
+{
+	struct fmt_out o = { buf, cap, 0 };
+
+	for (const char *f = fmt; *f; f++) {
+		if (*f != '%' || f[1] == '\0') {
+			put(&o, *f);
+			continue;
+		}
+		switch (*++f) {
+		case 's':
+			for (const char *s = va_arg(ap, const char *); *s; s++)
+				put(&o, *s);
+			break;
+		case 'x':
+			put(&o, '0');
+			put(&o, 'x');
+			put_u64(&o, va_arg(ap, uint64_t), 16);
+			break;
+		case 'u':
+			put_u64(&o, va_arg(ap, uint64_t), 10);
+			break;
+		default:
+			put(&o, *f);
+			break;
+		}
+	}
+	if (cap)
+		buf[o.len < cap ? o.len : cap - 1] = '\0';
+	return o.len < cap ? o.len : (cap ? cap - 1 : 0);
+}
+
+size_t kmm_fmt(char *buf, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+	size_t n;
+
+	va_start(ap, fmt);
+	n = vfmt(buf, cap, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+void kmm_log(const struct kmm_port *port, const char *fmt, ...)
+{
+	char line[160];
+	va_list ap;
+
+	if (port == NULL || port->log == NULL)
+		return;
+	va_start(ap, fmt);
+	vfmt(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	port->log(port->cookie, line);
+}
