@@ -47,8 +47,9 @@ static struct kmm_pmsa *pmsa_of(struct kmm_as *as)
 
 static const struct kmm_pmsa *cpmsa_of(const struct kmm_as *as)
 {
-	return (const struct kmm_pmsa *)((const char *)as -
-					 offsetof(struct kmm_pmsa, as));
+	const void *p = (const char *)as - offsetof(struct kmm_pmsa, as);
+
+	return p;
 }
 
 static uint64_t space_end(const struct kmm_pmsa *p)
