@@ -543,10 +543,35 @@ static unsigned int commit(struct kmm_pmsa *p)
 	return writes;
 }
 
+/* True when scratch holds the same regions as the set (slots aside). */
+static bool regions_unchanged(const struct kmm_pmsa *p)
+{
+	const struct kmm_pmsa_scratch *sc = &p->scratch;
+	unsigned int i;
+
+	if (sc->nregions != p->nregions)
+		return false;
+	for (i = 0; i < p->nregions; i++)
+		if (sc->regions[i].base != p->regions[i].base ||
+		    sc->regions[i].limit != p->regions[i].limit ||
+		    !same_kind(&sc->regions[i], &p->regions[i]))
+			return false;
+	return true;
+}
+
 /* Plans and commits the lists built in scratch. */
 static int apply(struct kmm_pmsa *p)
 {
-	int ret = plan(p, PLACE_STABLE, NULL, 0);
+	int ret;
+
+	if (regions_unchanged(p)) {
+		/* Only reference counts change: no slot, no write. */
+		kmm_memcpy(p->refs, p->scratch.refs,
+			   p->scratch.nrefs * sizeof(p->refs[0]));
+		p->nrefs = p->scratch.nrefs;
+		return KMM_OK;
+	}
+	ret = plan(p, PLACE_STABLE, NULL, 0);
 
 	if (ret)
 		return ret;
