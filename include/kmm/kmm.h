@@ -13,5 +13,6 @@
 #include "kmm/port.h"
 #include "kmm/rbtree.h"
 #include "kmm/as.h"
+#include "kmm/slab.h"
 
 #endif /* KMM_KMM_H */
