@@ -14,5 +14,6 @@
 #include "kmm/rbtree.h"
 #include "kmm/as.h"
 #include "kmm/slab.h"
+#include "kmm/vaspace.h"
 
 #endif /* KMM_KMM_H */
