@@ -9,7 +9,7 @@
  *    (a freed range merges with its neighbours);
  *  - every window byte is in exactly one free extent, one range or one
  *    range's guard;
- *  - every free node's fit equals subtree_fit() of it;
+ *  - every free node's fit equals what update_fit() computes for it;
  *  - owners[o].usage is the sum of the sizes of o's ranges, each of which
  *    is on owners[o].ranges.
  *
@@ -48,66 +48,69 @@ static inline bool owner_ok(kmm_owner_t owner)
 /* Augmentation: the fit of a free-tree subtree.                      */
 /* ------------------------------------------------------------------ */
 
-/* Bytes from the first @align boundary in [base, last] to last + 1. */
-static uint64_t aligned_room(uint64_t base, uint64_t last, uint64_t align)
-{
-	uint64_t start = kmm_align_up(base, align);
+/* The fit of a missing child. */
+static const struct kmm_vaspace_fit no_fit;
 
-	/* start < base: the boundary would lie at or beyond 2^64. */
-	if (start < base || start > last)
-		return 0;
-	return last - start + 1;
+static inline uint32_t max3_u32(uint32_t a, uint32_t b, uint32_t c)
+{
+	uint32_t m = a > b ? a : b;
+
+	return m > c ? m : c;
 }
 
-static void own_fit(const vnode_t *n, struct kmm_vaspace_fit *f)
+/*
+ * The extent's own aligned room per class, in granules saturated at
+ * UNITS_MAX. The room only shrinks as the alignment grows, so the loop
+ * stops at the first class without room.
+ */
+static void own_units(const vnode_t *n, uint32_t units[CLASSES])
 {
 	unsigned int shift = n->fit.granule_shift;
 	uint64_t last = node_last(n);
-	unsigned int j = 1;
+	unsigned int j = 0;
 
-	f->max_size = n->size;
-	f->granule_shift = shift;
-	/* The room only shrinks as the alignment grows. */
-	for (; j <= CLASSES; j++) {
-		uint64_t units = aligned_room(n->base, last,
-					      (uint64_t)1 << (shift + j)) >>
-				 shift;
+	for (; j < CLASSES; j++) {
+		uint64_t mask = ((uint64_t)2 << (shift + j)) - 1;
+		uint64_t start = (n->base + mask) & ~mask;
+		uint64_t room;
 
-		if (units == 0)
+		/* start < base: the boundary would lie at or beyond 2^64. */
+		if (start < n->base || start > last)
 			break;
-		f->max_aligned[j - 1] = units > UNITS_MAX ? UNITS_MAX :
-							    (uint32_t)units;
+		room = (last - start + 1) >> shift;
+		units[j] = room > UNITS_MAX ? UNITS_MAX : (uint32_t)room;
 	}
-	for (; j <= CLASSES; j++)
-		f->max_aligned[j - 1] = 0;
+	for (; j < CLASSES; j++)
+		units[j] = 0;
 }
 
-static void merge_fit(struct kmm_vaspace_fit *f, const struct kmm_rb_node *rb)
+/*
+ * Recomputes the fit of @n from its extent and its children's fits, in
+ * place; returns true when it changed.
+ */
+static bool update_fit(vnode_t *n)
 {
-	const struct kmm_vaspace_fit *c;
+	const struct kmm_vaspace_fit *l = n->rb.left ? &vnode(n->rb.left)->fit :
+						       &no_fit;
+	const struct kmm_vaspace_fit *r =
+		n->rb.right ? &vnode(n->rb.right)->fit : &no_fit;
+	struct kmm_vaspace_fit *f = &n->fit;
+	uint64_t max =
+		kmm_max_u64(n->size, kmm_max_u64(l->max_size, r->max_size));
+	uint32_t units[CLASSES];
+	uint32_t diff = 0;
 
-	if (rb == NULL)
-		return;
-	c = &vnode(rb)->fit;
-	f->max_size = kmm_max_u64(f->max_size, c->max_size);
-	for (unsigned int j = 0; j < CLASSES; j++)
-		if (c->max_aligned[j] > f->max_aligned[j])
-			f->max_aligned[j] = c->max_aligned[j];
-}
+	own_units(n, units);
+	diff |= max != f->max_size;
+	f->max_size = max;
+	for (unsigned int j = 0; j < CLASSES; j++) {
+		uint32_t v = max3_u32(units[j], l->max_aligned[j],
+				      r->max_aligned[j]);
 
-static void subtree_fit(const vnode_t *n, struct kmm_vaspace_fit *f)
-{
-	own_fit(n, f);
-	merge_fit(f, n->rb.left);
-	merge_fit(f, n->rb.right);
-}
-
-static bool fit_equal(const struct kmm_vaspace_fit *a,
-		      const struct kmm_vaspace_fit *b)
-{
-	return a->max_size == b->max_size &&
-	       kmm_memcmp(a->max_aligned, b->max_aligned,
-			  sizeof(a->max_aligned)) == 0;
+		diff |= v ^ f->max_aligned[j];
+		f->max_aligned[j] = v;
+	}
+	return diff != 0;
 }
 
 /*
@@ -116,17 +119,8 @@ static bool fit_equal(const struct kmm_vaspace_fit *a,
  */
 static void fit_propagate(struct kmm_rb_node *rb, struct kmm_rb_node *stop)
 {
-	struct kmm_vaspace_fit f;
-
-	while (rb != stop) {
-		vnode_t *n = vnode(rb);
-
-		subtree_fit(n, &f);
-		if (fit_equal(&f, &n->fit))
-			break;
-		n->fit = f;
+	while (rb != stop && update_fit(vnode(rb)))
 		rb = kmm_rb_parent(rb);
-	}
 }
 
 static void fit_copy(struct kmm_rb_node *from, struct kmm_rb_node *to)
@@ -136,12 +130,8 @@ static void fit_copy(struct kmm_rb_node *from, struct kmm_rb_node *to)
 
 static void fit_rotate(struct kmm_rb_node *old_top, struct kmm_rb_node *new_top)
 {
-	vnode_t *o = vnode(old_top);
-	struct kmm_vaspace_fit f;
-
-	vnode(new_top)->fit = o->fit;
-	subtree_fit(o, &f);
-	o->fit = f;
+	vnode(new_top)->fit = vnode(old_top)->fit;
+	update_fit(vnode(old_top));
 }
 
 static const struct kmm_rb_augment fit_aug = {
@@ -179,7 +169,7 @@ static void free_insert(struct kmm_vaspace *vs, vnode_t *n)
 {
 	link_by_base(&vs->free_tree, n);
 	n->fit.granule_shift = vs->granule_shift;
-	own_fit(n, &n->fit);
+	update_fit(n);
 	kmm_rb_insert(&vs->free_tree, &n->rb, &fit_aug);
 }
 
