@@ -1129,3 +1129,414 @@ Test(vmsa_as, caps_report_granule_blocks_and_input_range)
 	cr_assert_eq(caps.granule, KiB(64));
 	env_teardown(&e);
 }
+
+/* ---- randomized against a per-page reference ------------------------------ */
+
+/*
+ * The reference is one (PA, attributes) pair per page of a window. Before
+ * each unmap or protect, the pages whose valid translation will change are
+ * marked pending; the host port's event hook then checks the
+ * break-before-make order as it happens:
+ *  - at tlb_add_page, the invalidated address no longer translates, and
+ *    pending pages inside the invalidated range become "invalidated";
+ *  - at tlb_flush_all, every pending page no longer translates;
+ *  - at tlb_sync, every invalidated page still does not translate (the
+ *    new entry was not written before the sync) and becomes "synced".
+ * After the call every changed page must be synced; a map must not have
+ * issued any invalidation. With non-coherent walks the walker's view is a
+ * shadow of table memory updated only by clean_range events, and every
+ * reachable table must equal its shadow after each call.
+ */
+enum { PG_IDLE, PG_PENDING, PG_INVALIDATED, PG_SYNCED };
+
+struct model {
+	struct env *e;
+	kmm_vaddr_t base;
+	size_t pages;
+	uint64_t page;
+	kmm_paddr_t *pa;
+	kmm_attr_t *attr; /* 0: not mapped */
+	uint8_t *state;
+	size_t *set;
+	size_t nset;
+	bool map_op; /* no invalidation allowed */
+	bool noncoherent;
+	uint8_t *shadow; /* the walker's view of the arena */
+	struct kmm_port shadow_port;
+	struct kmm_vmsa view; /* walks through shadow_port */
+};
+
+static void *shadow_pa_to_ptr(void *cookie, kmm_paddr_t pa)
+{
+	struct model *m = cookie;
+
+	if (pa < ARENA_BASE || pa - ARENA_BASE >= ARENA_SIZE)
+		return NULL;
+	return m->shadow + (pa - ARENA_BASE);
+}
+
+static bool translates(struct model *m, kmm_vaddr_t va)
+{
+	struct kmm_vmsa_walk w;
+	const struct kmm_vmsa *v = m->noncoherent ? &m->view : &m->e->v;
+
+	return kmm_vmsa_walk(v, va, &w) != KMM_ENOENT;
+}
+
+static void bbm_hook(struct kmm_host *h, const struct kmm_host_event *ev)
+{
+	struct model *m = h->user;
+	kmm_vaddr_t wend = m->base + m->pages * m->page;
+
+	switch (ev->kind) {
+	case KMM_HOST_EV_TLB_ADD_PAGE: {
+		kmm_vaddr_t lo = ev->addr > m->base ? ev->addr : m->base;
+		kmm_vaddr_t hi = ev->addr + ev->granule < wend ?
+					 ev->addr + ev->granule :
+					 wend;
+
+		cr_assert(!m->map_op, "invalidation during a map");
+		cr_assert(!translates(m, ev->addr),
+			  "TLBI of %lx before its entry was broken",
+			  (unsigned long)ev->addr);
+		for (kmm_vaddr_t va = lo; va < hi; va += m->page) {
+			size_t i = (va - m->base) / m->page;
+
+			if (m->state[i] != PG_PENDING)
+				continue;
+			cr_assert(!translates(m, va));
+			m->state[i] = PG_INVALIDATED;
+		}
+		break;
+	}
+	case KMM_HOST_EV_TLB_FLUSH_ALL:
+		cr_assert(!m->map_op, "flush during a map");
+		for (size_t k = 0; k < m->nset; k++) {
+			size_t i = m->set[k];
+
+			if (m->state[i] != PG_PENDING)
+				continue;
+			cr_assert(!translates(m, m->base + i * m->page));
+			m->state[i] = PG_INVALIDATED;
+		}
+		break;
+	case KMM_HOST_EV_TLB_FLUSH_RANGE:
+		cr_assert(false, "unexpected tlb_flush_range");
+		break;
+	case KMM_HOST_EV_TLB_SYNC:
+		for (size_t k = 0; k < m->nset; k++) {
+			size_t i = m->set[k];
+
+			if (m->state[i] != PG_INVALIDATED)
+				continue;
+			cr_assert(!translates(m, m->base + i * m->page),
+				  "entry remade before the sync");
+			m->state[i] = PG_SYNCED;
+		}
+		break;
+	case KMM_HOST_EV_CLEAN: {
+		uint8_t *p = (uint8_t *)(uintptr_t)ev->addr;
+
+		cr_assert(m->noncoherent, "clean with coherent walks");
+		cr_assert(p >= h->arena &&
+			  p + ev->size <= h->arena + ARENA_SIZE);
+		memcpy(m->shadow + (p - h->arena), p, ev->size);
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+static void check_shadow(struct model *m, kmm_paddr_t pa, unsigned int level,
+			 size_t n)
+{
+	struct env *e = m->e;
+	const uint64_t *t = kmm_host_ptr(&e->h, pa);
+	unsigned int g = e->v.cfg.granule_shift;
+
+	cr_assert_eq(memcmp(t, m->shadow + (pa - ARENA_BASE), n * 8), 0,
+		     "a written descriptor was not cleaned");
+	for (size_t i = 0; i < n; i++)
+		if (level < 3 && (t[i] & 3) == 3)
+			check_shadow(m,
+				     t[i] & 0xfffffffff000ull &
+					     ~((1ull << g) - 1),
+				     level + 1, (size_t)1 << (g - 3));
+}
+
+static void check_model(struct model *m)
+{
+	struct env *e = m->e;
+
+	for (size_t i = 0; i < m->pages; i++) {
+		kmm_vaddr_t va = m->base + i * m->page;
+		kmm_paddr_t pa;
+		kmm_attr_t attr;
+		int ret = kmm_query(&e->v.as, va, &pa, &attr, NULL);
+
+		if (m->attr[i] == 0) {
+			cr_assert_eq(ret, KMM_ENOENT, "page %zu", i);
+			continue;
+		}
+		cr_assert_eq(ret, KMM_OK, "page %zu", i);
+		cr_assert_eq(pa, m->pa[i], "page %zu", i);
+		cr_assert_eq(attr, m->attr[i], "page %zu", i);
+	}
+	for (size_t k = 0; k < m->nset; k++)
+		cr_assert_eq(m->state[m->set[k]], PG_SYNCED,
+			     "changed page %zu never invalidated", m->set[k]);
+	for (size_t k = 0; k < m->nset; k++)
+		m->state[m->set[k]] = PG_IDLE;
+	m->nset = 0;
+	if (m->noncoherent)
+		check_shadow(m, e->v.root_pa, e->v.start_level,
+			     e->v.root_entries);
+	check_tables(e);
+}
+
+static void mark_pending(struct model *m, size_t i)
+{
+	m->state[i] = PG_PENDING;
+	m->set[m->nset++] = i;
+}
+
+static const kmm_attr_t s1_attrs[] = {
+	RW,
+	RO,
+	RX,
+	RW | KMM_ATTR_USER,
+	RX | KMM_ATTR_USER | KMM_ATTR_NG,
+	KMM_ATTR_RW_DEVICE,
+	KMM_ATTR_R | KMM_ATTR_MT(KMM_MT_NORMAL_NC),
+};
+static const kmm_attr_t plain_attrs[] = {
+	RW,
+	RO,
+	RX,
+	KMM_ATTR_RW_DEVICE,
+	KMM_ATTR_R | KMM_ATTR_W | KMM_ATTR_MT(KMM_MT_NORMAL_NC),
+};
+
+static uint64_t rnd(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static void random_ops(const struct kmm_vmsa_config *c, kmm_vaddr_t base,
+		       size_t blocks, unsigned int ops, uint64_t seed)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	struct model m = { 0 };
+	unsigned int g = c->granule_shift;
+	uint64_t blk = 1ull << (g + (g - 3)); /* level-2 block */
+	size_t bpages = (size_t)(blk >> g);
+	const kmm_attr_t *attrs = c->regime == KMM_REGIME_EL1 ? s1_attrs :
+								plain_attrs;
+	size_t nattrs = c->regime == KMM_REGIME_EL1 ?
+				sizeof(s1_attrs) / sizeof(s1_attrs[0]) :
+				sizeof(plain_attrs) / sizeof(plain_attrs[0]);
+
+	if (getenv("KMM_TEST_UNDER_VALGRIND"))
+		ops = ops / 8 + 1;
+	env_setup(e, c, 0);
+	m.e = e;
+	m.base = base;
+	m.page = 1ull << g;
+	m.pages = blocks * bpages;
+	m.pa = calloc(m.pages, sizeof(*m.pa));
+	m.attr = calloc(m.pages, sizeof(*m.attr));
+	m.state = calloc(m.pages, 1);
+	m.set = calloc(m.pages, sizeof(*m.set));
+	m.noncoherent = c->flags & KMM_VMSA_NONCOHERENT_WALK;
+	cr_assert(m.pa && m.attr && m.state && m.set);
+	if (m.noncoherent) {
+		m.shadow = malloc(ARENA_SIZE);
+		cr_assert_not_null(m.shadow);
+		memcpy(m.shadow, e->h.arena, ARENA_SIZE);
+		m.shadow_port = e->h.port;
+		m.shadow_port.cookie = &m;
+		m.shadow_port.pa_to_ptr = shadow_pa_to_ptr;
+		m.view = e->v;
+		m.view.as.port = &m.shadow_port;
+	}
+	e->h.user = &m;
+	e->h.on_event = bbm_hook;
+
+	for (unsigned int n = 0; n < ops; n++) {
+		size_t start = rnd(&seed) % m.pages, len;
+		unsigned int kind = rnd(&seed) % 10;
+		kmm_attr_t attr = attrs[rnd(&seed) % nattrs];
+		kmm_vaddr_t va;
+		bool any = false, all = true;
+		int ret;
+
+		switch (rnd(&seed) % 4) {
+		case 0:
+			len = 1 + rnd(&seed) % 8;
+			break;
+		case 1:
+			len = 1 + rnd(&seed) % bpages;
+			break;
+		case 2:
+			len = 1 + rnd(&seed) % m.pages;
+			break;
+		default:
+			start -= start % bpages;
+			len = bpages;
+			break;
+		}
+		if (len > m.pages - start)
+			len = m.pages - start;
+		va = base + start * m.page;
+		for (size_t i = start; i < start + len; i++) {
+			any |= m.attr[i] != 0;
+			all &= m.attr[i] != 0;
+		}
+
+		if (kind < 4) {
+			/* PA in step with the VA (blocks possible) or one
+			 * page off. */
+			kmm_paddr_t pa = (1ull << (c->oa_bits - 1)) +
+					 (va - base) +
+					 ((rnd(&seed) & 1) ? 0 : m.page);
+
+			m.map_op = !(c->flags & KMM_VMSA_AUTO_FOLD);
+			ret = kmm_map(&e->v.as, va, pa, len * m.page, attr);
+			m.map_op = false;
+			cr_assert_eq(ret, any ? KMM_EEXIST : KMM_OK, "op %u",
+				     n);
+			if (!any) {
+				for (size_t i = 0; i < len; i++) {
+					m.pa[start + i] = pa + i * m.page;
+					m.attr[start + i] = attr;
+				}
+			}
+		} else if (kind < 7) {
+			for (size_t i = start; i < start + len; i++)
+				if (m.attr[i])
+					mark_pending(&m, i);
+			ret = kmm_unmap(&e->v.as, va, len * m.page);
+			cr_assert_eq(ret, any ? KMM_OK : KMM_ENOENT, "op %u",
+				     n);
+			for (size_t i = start; i < start + len; i++)
+				m.attr[i] = 0;
+		} else {
+			if (all)
+				for (size_t i = start; i < start + len; i++)
+					if (m.attr[i] != attr)
+						mark_pending(&m, i);
+			ret = kmm_protect(&e->v.as, va, len * m.page, attr);
+			cr_assert_eq(ret, all ? KMM_OK : KMM_ENOENT, "op %u",
+				     n);
+			if (all)
+				for (size_t i = start; i < start + len; i++)
+					m.attr[i] = attr;
+		}
+		check_model(&m);
+	}
+	e->h.on_event = NULL;
+	env_teardown(e);
+	free(m.pa);
+	free(m.attr);
+	free(m.state);
+	free(m.set);
+	free(m.shadow);
+	free(e);
+}
+
+Test(vmsa_random, stage1_4k_across_a_1g_boundary)
+{
+	struct kmm_vmsa_config c = cfg_of(KMM_REGIME_EL1, 12, 48, 0);
+
+	random_ops(&c, GiB(1) - MiB(4), 4, 600, 1);
+}
+
+Test(vmsa_random, stage1_4k_noncoherent_walks_clean_every_descriptor)
+{
+	struct kmm_vmsa_config c =
+		cfg_of(KMM_REGIME_EL1, 12, 48, KMM_VMSA_NONCOHERENT_WALK);
+
+	random_ops(&c, GiB(1) - MiB(4), 4, 400, 2);
+}
+
+Test(vmsa_random, stage1_4k_auto_fold)
+{
+	struct kmm_vmsa_config c =
+		cfg_of(KMM_REGIME_EL1, 12, 39, KMM_VMSA_AUTO_FOLD);
+
+	random_ops(&c, GiB(2) - MiB(4), 4, 600, 3);
+}
+
+Test(vmsa_random, stage1_4k_pages_only)
+{
+	struct kmm_vmsa_config c =
+		cfg_of(KMM_REGIME_EL1, 12, 48, KMM_VMSA_NO_BLOCKS);
+
+	random_ops(&c, MiB(6), 4, 400, 4);
+}
+
+/* IPA 40 bits: level-1 start with two concatenated root tables; the
+ * window straddles the boundary between them. */
+Test(vmsa_random, stage2_4k_two_concatenated_roots)
+{
+	struct kmm_vmsa_config c = cfg_of(KMM_REGIME_STAGE2, 12, 40, 0);
+
+	c.oa_bits = 40;
+	c.id = 2;
+	random_ops(&c, GiB(512) - MiB(4), 4, 600, 5);
+}
+
+/* 16 KiB granule, IPA 40 bits: level-2 start with 16 root tables of 64 GiB
+ * each; the window straddles two of them. */
+Test(vmsa_random, stage2_16k_sixteen_concatenated_roots)
+{
+	struct kmm_vmsa_config c =
+		cfg_of(KMM_REGIME_STAGE2, 14, 40, KMM_VMSA_AUTO_FOLD);
+
+	random_ops(&c, GiB(64) - MiB(64), 4, 300, 6);
+}
+
+Test(vmsa_random, stage1_el2_64k)
+{
+	struct kmm_vmsa_config c = cfg_of(KMM_REGIME_EL2, 16, 48, 0);
+
+	random_ops(&c, (1ull << 42) - GiB(1), 4, 200, 7);
+}
+
+Test(vmsa_random, stage1_16k_noncoherent)
+{
+	struct kmm_vmsa_config c =
+		cfg_of(KMM_REGIME_EL1, 14, 48, KMM_VMSA_NONCOHERENT_WALK);
+
+	random_ops(&c, (1ull << 47) - MiB(64), 4, 200, 8);
+}
+
+Test(vmsa_stage2, concatenated_roots_index_across_all_root_tables)
+{
+	struct kmm_vmsa_config c = cfg_of(KMM_REGIME_STAGE2, 12, 40, 0);
+	struct kmm_vmsa_walk w;
+	struct env e;
+
+	c.oa_bits = 40;
+	env_setup(&e, &c, 0);
+	cr_assert_eq(e.v.start_level, 1);
+	cr_assert_eq(e.v.root_tables, 2);
+	cr_assert_eq(e.v.root_entries, 1024);
+	cr_assert_eq(e.v.root_pa % KiB(8), 0);
+	/* T0SZ 24 | SL0 01 | walk WBWA ISH | PS 40 | RES1 */
+	cr_assert_eq(kmm_vmsa_tcr(&e.v), 0x80023558ull);
+	cr_assert_eq(kmm_map(&e.v.as, GiB(513), GiB(2), GiB(1), RW), KMM_OK);
+	cr_assert_eq(kmm_vmsa_walk(&e.v, GiB(513) + 12, &w), KMM_OK);
+	/* Entry 513 of the 1024-entry root: in the second 4 KiB table. */
+	cr_assert_eq(w.desc_pa, e.v.root_pa + 513 * 8);
+	cr_assert_eq(w.level, 1);
+	cr_assert_eq(w.pa, GiB(2) + 12);
+	cr_assert_eq(kmm_map(&e.v.as, GiB(1023), 0, GiB(1), RW), KMM_OK);
+	cr_assert_eq(kmm_map(&e.v.as, GiB(1024), 0, KiB(4), RW), KMM_ERANGE);
+	env_teardown(&e);
+}
