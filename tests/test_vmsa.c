@@ -23,86 +23,75 @@
 #define MiB(x) ((uint64_t)(x) << 20)
 #define GiB(x) ((uint64_t)(x) << 30)
 
-/* ---- temporary page allocator (until kmm_pages lands) ------------------- */
-
-struct kmm_pages {
-	kmm_paddr_t base;
-	size_t frames;
-	uint8_t *state; /* 0 free, 1 + order at a block's head, 0xff tail */
-	struct kmm_host *h;
-	long fail_at; /* allocation number that fails, or -1 */
-	long allocs;
-	uint64_t held;
-};
-
-int kmm_pages_alloc(struct kmm_pages *p, unsigned int order, kmm_owner_t owner,
-		    unsigned int flags, kmm_paddr_t *out)
-{
-	size_t n = (size_t)1 << order;
-
-	(void)owner;
-	if (p->fail_at >= 0 && p->allocs++ >= p->fail_at)
-		return KMM_ENOMEM;
-	for (size_t f = 0; f + n <= p->frames; f += n) {
-		size_t k = 0;
-
-		while (k < n && p->state[f + k] == 0)
-			k++;
-		if (k < n)
-			continue;
-		memset(&p->state[f], 0xff, n);
-		p->state[f] = (uint8_t)(1 + order);
-		*out = p->base + f * KMM_PAGE_SIZE;
-		if (flags & KMM_PAGES_ZERO)
-			memset(kmm_host_ptr(p->h, *out), 0, n * KMM_PAGE_SIZE);
-		p->held += n;
-		return KMM_OK;
-	}
-	return KMM_ENOMEM;
-}
-
-int kmm_pages_free(struct kmm_pages *p, kmm_paddr_t pa, unsigned int order,
-		   kmm_owner_t owner)
-{
-	size_t f = (pa - p->base) / KMM_PAGE_SIZE, n = (size_t)1 << order;
-
-	(void)owner;
-	if (pa < p->base || f >= p->frames || p->state[f] != 1 + order)
-		abort(); /* the backend freed what it does not hold */
-	memset(&p->state[f], 0, n);
-	p->held -= n;
-	return KMM_OK;
-}
-
 /* ---- environment ---------------------------------------------------------- */
 
 struct env {
 	struct kmm_host h;
+	/* The allocator's view of the port: VMSA calls it under the port
+	 * lock already, and table zeroing need not be recorded. */
+	struct kmm_port pages_port;
 	struct kmm_pages pages;
+	void *meta;
+	kmm_paddr_t *hoard; /* frames taken to make allocations fail */
+	size_t nhoard;
 	struct kmm_vmsa v;
 };
 
+#define HOARD_OWNER 2
+
 static void env_pages_init(struct env *e)
 {
-	e->pages.base = ARENA_BASE;
-	e->pages.frames = ARENA_SIZE / KMM_PAGE_SIZE;
-	e->pages.state = calloc(e->pages.frames, 1);
-	e->pages.h = &e->h;
-	e->pages.fail_at = -1;
-	cr_assert_not_null(e->pages.state);
+	size_t meta = kmm_pages_meta_size(ARENA_BASE, ARENA_SIZE);
+
+	e->pages_port = e->h.port;
+	e->pages_port.lock = NULL;
+	e->pages_port.unlock = NULL;
+	e->pages_port.scrub = NULL;
+	e->meta = malloc(meta);
+	cr_assert_not_null(e->meta);
+	cr_assert_eq(kmm_pages_init(&e->pages, &e->pages_port, ARENA_BASE,
+				    ARENA_SIZE, e->meta, meta),
+		     KMM_OK);
+	cr_assert_eq(kmm_pages_add(&e->pages, ARENA_BASE, ARENA_SIZE), KMM_OK);
 }
 
-/* Frames the backend holds in the page allocator. */
+static void env_pages_fini(struct env *e)
+{
+	free(e->hoard);
+	free(e->meta);
+}
+
+/* Frames the backend (owner 1) holds in the page allocator. */
 static uint64_t pages_held(const struct env *e)
 {
-	return e->pages.held;
+	uint64_t n = 0;
+
+	cr_assert_eq(kmm_pages_usage(&e->pages, 1, &n), KMM_OK);
+	return n;
 }
 
-/* Lets exactly @k more allocations succeed; -1: no limit. */
+/* Lets exactly @k more single-frame allocations succeed (all memory else
+ * is held by another owner); -1: gives everything back. */
 static void pages_fail_after(struct env *e, long k)
 {
-	e->pages.allocs = 0;
-	e->pages.fail_at = k;
+	kmm_paddr_t pa;
+
+	while (e->nhoard)
+		cr_assert_eq(kmm_pages_free(&e->pages, e->hoard[--e->nhoard], 0,
+					    HOARD_OWNER),
+			     KMM_OK);
+	if (k < 0)
+		return;
+	if (e->hoard == NULL)
+		e->hoard =
+			malloc(ARENA_SIZE / KMM_PAGE_SIZE * sizeof(*e->hoard));
+	cr_assert_not_null(e->hoard);
+	while (kmm_pages_alloc(&e->pages, 0, HOARD_OWNER, 0, &pa) == KMM_OK)
+		e->hoard[e->nhoard++] = pa;
+	for (long i = 0; i < k && e->nhoard; i++)
+		cr_assert_eq(kmm_pages_free(&e->pages, e->hoard[--e->nhoard], 0,
+					    HOARD_OWNER),
+			     KMM_OK);
 }
 
 static void env_setup(struct env *e, const struct kmm_vmsa_config *cfg,
@@ -122,7 +111,7 @@ static void env_teardown(struct env *e)
 	if (e->v.as.ops)
 		cr_assert_eq(kmm_as_destroy(&e->v.as), KMM_OK);
 	cr_assert_eq(pages_held(e), 0, "table pages leaked");
-	free(e->pages.state);
+	env_pages_fini(e);
 	kmm_host_fini(&e->h);
 }
 
@@ -523,7 +512,8 @@ Test(vmsa_config, init_rejects_what_the_architecture_does_not_allow)
 	cr_assert_eq(kmm_vmsa_config_init(NULL, KMM_REGIME_EL1), KMM_EINVAL);
 	cr_assert_eq(kmm_vmsa_config_init(&c, 7), KMM_EINVAL);
 #undef TRY
-	free(e.pages.state);
+	pages_fail_after(&e, -1);
+	env_pages_fini(&e);
 	kmm_host_fini(&e.h);
 }
 
