@@ -13,5 +13,9 @@
 #include "kmm/port.h"
 #include "kmm/rbtree.h"
 #include "kmm/as.h"
+#include "kmm/pages.h"
+#if KMM_CONFIG_FDT
+#include "kmm/fdt.h"
+#endif
 
 #endif /* KMM_KMM_H */
