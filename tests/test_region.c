@@ -873,3 +873,133 @@ Test(region, random_operations_match_a_reference_list_of_regions)
 	cr_expect_eq(kmm_slab_available(&slab), NR_OBJS);
 	cr_expect_eq(fk->mapped, 0);
 }
+
+/* ---------------------------------------------------------------------- */
+/* The real PMSA (MPU) backend: identity only                             */
+/* ---------------------------------------------------------------------- */
+
+#if KMM_CONFIG_BACKEND_PMSA
+#include "kmm/pmsa.h"
+
+static struct kmm_pmsa *mpu;
+
+static void setup_pmsa(void)
+{
+	struct kmm_pmsa_config cfg = { .hyp_slots = 4,
+				       .guest_first = 4,
+				       .guest_slots = 4,
+				       .shared_mpu = true };
+	struct kmm_vaspace_config vcfg = { .granule = PG, .identity = true };
+	size_t vs_bytes = 256 * sizeof(struct kmm_vaspace_node);
+
+	cr_assert_eq(kmm_host_init(&host, 0, 0, 1 << 12), 0);
+	host.log_enabled = false;
+	mpu = calloc(1, sizeof(*mpu));
+	cr_assert_eq(kmm_pmsa_init(mpu, &host.port, &cfg), 0);
+	vs_mem = malloc(vs_bytes);
+	obj_mem = aligned_alloc(KMM_REGION_NODE_ALIGN,
+				(size_t)64 * KMM_REGION_NODE_SIZE);
+	kmm_slab_init(&vs_slab, sizeof(struct kmm_vaspace_node),
+		      _Alignof(struct kmm_vaspace_node));
+	kmm_slab_add_memory(&vs_slab, vs_mem, vs_bytes);
+	vcfg.nodes = &vs_slab;
+	cr_assert_eq(kmm_vaspace_init(&vs, &vcfg), 0);
+	cr_assert_eq(kmm_vaspace_add_window(&vs, 0, 1ull << 32), 0);
+	kmm_slab_init(&slab, KMM_REGION_NODE_SIZE, KMM_REGION_NODE_ALIGN);
+	kmm_slab_add_memory(&slab, obj_mem, (size_t)64 * KMM_REGION_NODE_SIZE);
+	cr_assert_eq(kmm_regions_init(&regions, &mpu->as, &vs, &slab), 0);
+}
+
+static void teardown_pmsa(void)
+{
+	free(mpu);
+	free(vs_mem);
+	free(obj_mem);
+	kmm_host_fini(&host);
+}
+
+TestSuite(region_pmsa, .init = setup_pmsa, .fini = teardown_pmsa);
+
+Test(region_pmsa, vmap_maps_contiguous_pages_at_their_physical_address)
+{
+	kmm_paddr_t pages[] = { 0x40000000, 0x40001000, 0x40002000 };
+	kmm_vaddr_t va, v;
+	kmm_paddr_t pa;
+	kmm_attr_t attr;
+
+	cr_assert_eq(kmm_vmap(&mpu->as, pages, 3, KMM_ATTR_RW_DATA, 0, &va), 0);
+	cr_expect_eq(va, 0x40000000);
+	cr_assert_eq(kmm_query(&mpu->as, 0x40002ff0, &pa, &attr, NULL), 0);
+	cr_expect_eq(pa, 0x40002ff0);
+	cr_expect_eq(attr, KMM_ATTR_RW_DATA);
+	cr_assert_eq(kmm_phys_to_virt(&mpu->as, 0x40001008, &v), 0);
+	cr_expect_eq(v, 0x40001008);
+	cr_assert_eq(kmm_vunmap(&mpu->as, va, 0), 0);
+	cr_expect_eq(kmm_query(&mpu->as, 0x40000000, &pa, NULL, NULL),
+		     KMM_ENOENT);
+	cr_expect_eq(kmm_phys_to_virt(&mpu->as, 0x40001008, &v), KMM_ENOENT);
+}
+
+Test(region_pmsa, scattered_vmap_is_enotsup_and_maps_nothing)
+{
+	kmm_paddr_t pages[] = { 0x40000000, 0x40002000 };
+	size_t avail = kmm_slab_available(&slab);
+	kmm_vaddr_t va;
+	kmm_paddr_t pa;
+
+	cr_expect_eq(kmm_vmap(&mpu->as, pages, 2, KMM_ATTR_RW_DATA, 0, &va),
+		     KMM_ENOTSUP);
+	cr_expect_eq(kmm_query(&mpu->as, 0x40000000, &pa, NULL, NULL),
+		     KMM_ENOENT);
+	cr_expect_eq(kmm_slab_available(&slab), avail);
+	cr_expect_eq(kmm_vaspace_find(&vs, 0x40000000, NULL, NULL, NULL),
+		     KMM_ENOENT);
+}
+
+Test(region_pmsa, ioremap_returns_the_physical_address_with_device_type)
+{
+	kmm_vaddr_t va;
+	kmm_attr_t attr;
+
+	cr_assert_eq(kmm_ioremap(&mpu->as, 0x9000000, 0x10000,
+				 KMM_ATTR_RW_DEVICE, 0, &va),
+		     0);
+	cr_expect_eq(va, 0x9000000);
+	cr_assert_eq(kmm_query(&mpu->as, 0x900fffc, NULL, &attr, NULL), 0);
+	cr_expect_eq(attr, KMM_ATTR_RW_DEVICE);
+	cr_expect_eq(kmm_ioremap(&mpu->as, 0x9008000, 0x1000,
+				 KMM_ATTR_RW_DEVICE, 0, &va),
+		     KMM_EEXIST, "the range is claimed by the first region");
+}
+
+Test(region_pmsa, running_out_of_mpu_slots_leaves_nothing_behind)
+{
+	kmm_vaddr_t va[5], v;
+	kmm_paddr_t pa;
+	size_t avail;
+	int i, ret = 0;
+
+	/* Ranges apart from each other: one slot each, 4 slots. */
+	for (i = 0; i < 5; i++) {
+		avail = kmm_slab_available(&slab);
+		ret = kmm_ioremap(&mpu->as,
+				  0x10000000ull * (kmm_paddr_t)(i + 1), PG,
+				  KMM_ATTR_RW_DEVICE, 0, &va[i]);
+		if (ret)
+			break;
+	}
+	cr_assert_eq(i, 4, "four regions fit");
+	cr_expect_eq(ret, KMM_ENOSPC);
+	cr_expect_eq(kmm_slab_available(&slab), avail);
+	cr_expect_eq(regions.nr_regions, 4);
+	cr_expect_eq(kmm_vaspace_find(&vs, 0x50000000, NULL, NULL, NULL),
+		     KMM_ENOENT, "the claim was given back");
+	cr_expect_eq(kmm_query(&mpu->as, 0x50000000, &pa, NULL, NULL),
+		     KMM_ENOENT);
+	cr_expect_eq(kmm_phys_to_virt(&mpu->as, 0x50000000, &v), KMM_ENOENT);
+	cr_expect_eq(kmm_region_free_all(&mpu->as, 0), 4);
+	cr_expect_eq(kmm_ioremap(&mpu->as, 0x50000000, PG, KMM_ATTR_RW_DEVICE,
+				 0, &va[4]),
+		     0);
+}
+#endif /* KMM_CONFIG_BACKEND_PMSA */
