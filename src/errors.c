@@ -3,10 +3,11 @@
 #include "kmm/errors.h"
 #include "kmm/types.h"
 
+/* Inline strings, no pointers: the table needs no relocation. */
 struct err_desc {
 	int code;
-	const char *name;
-	const char *text;
+	char name[14];
+	char text[30];
 };
 
 static const struct err_desc err_table[] = {

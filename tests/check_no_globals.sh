@@ -6,18 +6,20 @@
 # writable section of the built library (.data, .bss, .sdata, .sbss,
 # common, thread-local). const tables are fine, including const tables of
 # pointers, which a PIC build places in .data.rel.ro (read-only after
-# relocation).
+# relocation). Counters that coverage or sanitizer instrumentation adds
+# (__gcov*, __asan*, __ubsan*, __sancov*) are not kmm's and are skipped.
 #
 # usage: check_no_globals.sh LIBKMM.A [OBJDUMP]
 set -eu
 lib="$1"
 objdump="${2:-objdump}"
 bad=$("$objdump" -t "$lib" | awk '
-	/^[0-9a-f]+ / {
+	/^[0-9a-f]+ .* O / {
 		sec = ""
 		for (i = 2; i <= NF; i++)
 			if ($i ~ /^[.*]/) { sec = $i; break }
 		if (sec == "") next
+		if ($NF ~ /^(__gcov|__asan|__ubsan|__sancov|\.L)/) next
 		if (sec ~ /^\.data\.rel\.ro/) next
 		if (sec ~ /^(\.data|\.bss|\.sdata|\.sbss|\.tdata|\.tbss|\*COM\*)/)
 			print

@@ -325,6 +325,12 @@ static bool ref_floor(const struct ref *r, uint64_t k, uint64_t *out)
 	return true;
 }
 
+/* Under valgrind (10-50x slower) the randomized runs are scaled down. */
+static size_t scaled(size_t ops)
+{
+	return getenv("KMM_TEST_UNDER_VALGRIND") ? ops / 20 : ops;
+}
+
 static void run_random(uint64_t seed, size_t pool_size, size_t ops,
 		       uint64_t key_range, bool augmented)
 {
@@ -335,6 +341,7 @@ static void run_random(uint64_t seed, size_t pool_size, size_t ops,
 	uint64_t s = seed;
 
 	cr_assert_not_null(pool);
+	ops = scaled(ops);
 	for (size_t op = 0; op < ops; op++) {
 		struct tnode *n = &pool[rng_next(&s) % pool_size];
 		uint64_t probe = rng_next(&s) % (key_range + 2), want, got;

@@ -1,0 +1,52 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
+#
+# What kmm costs a trusted computing base: cross-builds libkmm for AArch64
+# with -Os (freestanding, no PIC, general registers only) in three
+# configurations and prints the bytes of code and of writable data:
+#
+#   footprint.text.core_vmsa: N     core + VMSA backend
+#   footprint.text.core_pmsa: N     core + PMSA backend
+#   footprint.text.all: N           everything (both backends, SMMUv3, fdt)
+#   footprint.data_bss.all: N       .data + .bss of everything (goal 0)
+#
+# usage: bench/footprint.sh [WORKDIR]     (default: build-footprint)
+set -eu
+cd "$(dirname "$0")/.."
+work="${1:-build-footprint}"
+mkdir -p "$work"
+work=$(cd "$work" && pwd)
+
+# libfdt's headers for the "all" configuration: a kernel brings libfdt, so
+# only the declarations are needed, found after the cross system headers.
+fdtinc="$work/fdt-include"
+mkdir -p "$fdtinc"
+for h in libfdt.h libfdt_env.h fdt.h; do
+	[ -f "/usr/include/$h" ] && cp "/usr/include/$h" "$fdtinc/"
+done
+
+sum_sections() { # archive, awk regex of section names
+	aarch64-linux-gnu-size -A "$1" |
+		awk -v re="$2" '$1 ~ re { n += $2 } END { print n + 0 }'
+}
+
+build() { # name, meson options...
+	name="$1"
+	shift
+	dir="$work/$name"
+	rm -rf "$dir"
+	meson setup "$dir" --cross-file tools/cross/aarch64.txt \
+		-Dbuildtype=minsize -Db_ndebug=true \
+		-Dc_args="['-ffreestanding','-mgeneral-regs-only','-fno-pic','-idirafter','$fdtinc']" \
+		"$@" >"$dir.log" 2>&1 || { cat "$dir.log"; exit 1; }
+	ninja -C "$dir" >>"$dir.log" 2>&1 || { cat "$dir.log"; exit 1; }
+}
+
+build core_vmsa -Dbackends=vmsa -Dfdt=disabled
+build core_pmsa -Dbackends=pmsa -Dfdt=disabled
+build all -Dbackends=vmsa,pmsa -Dfdt=auto
+
+echo "footprint.text.core_vmsa: $(sum_sections "$work/core_vmsa/libkmm.a" '^\.text')"
+echo "footprint.text.core_pmsa: $(sum_sections "$work/core_pmsa/libkmm.a" '^\.text')"
+echo "footprint.text.all: $(sum_sections "$work/all/libkmm.a" '^\.text')"
+echo "footprint.data_bss.all: $(sum_sections "$work/all/libkmm.a" '^\.(data|bss|sdata|sbss)')"
