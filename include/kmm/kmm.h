@@ -13,5 +13,7 @@
 #include "kmm/port.h"
 #include "kmm/rbtree.h"
 #include "kmm/as.h"
+#include "kmm/slab.h"
+#include "kmm/vaspace.h"
 
 #endif /* KMM_KMM_H */
