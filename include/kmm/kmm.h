@@ -15,5 +15,8 @@
 #include "kmm/as.h"
 #include "kmm/slab.h"
 #include "kmm/vaspace.h"
+#if KMM_CONFIG_BACKEND_VMSA
+#include "kmm/vmsa.h"
+#endif
 
 #endif /* KMM_KMM_H */
