@@ -32,15 +32,39 @@ static void put(struct fmt_out *o, char c)
 	o->len++;
 }
 
+/*
+ * Divides @v by a small @base bit by bit: a 32-bit target (Armv8-M,
+ * AArch32) would otherwise need the compiler runtime's 64-bit division
+ * (__aeabi_uldivmod), which a freestanding kernel may not link.
+ */
+static uint64_t div_small(uint64_t v, unsigned int base, unsigned int *rem)
+{
+	uint64_t q = 0;
+	unsigned int r = 0;
+	int i;
+
+	for (i = 63; i >= 0; i--) {
+		r = (r << 1) | (unsigned int)((v >> i) & 1);
+		q <<= 1;
+		if (r >= base) {
+			r -= base;
+			q |= 1;
+		}
+	}
+	*rem = r;
+	return q;
+}
+
 static void put_u64(struct fmt_out *o, uint64_t v, unsigned int base)
 {
 	static const char digits[] = "0123456789abcdef";
 	char tmp[20];
+	unsigned int rem;
 	int n = 0;
 
 	do {
-		tmp[n++] = digits[v % base];
-		v /= base;
+		v = div_small(v, base, &rem);
+		tmp[n++] = digits[rem];
 	} while (v);
 	while (n)
 		put(o, tmp[--n]);
