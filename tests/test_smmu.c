@@ -1045,3 +1045,242 @@ Test(smmu_tlb_port, everything_else_is_forwarded_and_absent_hooks_stay_null)
 	cr_assert_eq(kmm_smmu_tlb_port_init(&w2, NULL), KMM_EINVAL);
 	kmm_host_fini(&t.host);
 }
+
+/* ---- Stage 2 of a VMSA address space (needs the VMSA backend) ------------ */
+
+#include "kmm/pages.h"
+#include "kmm/vmsa.h"
+
+#define VARENA_BASE 0x40000000ull
+#define VARENA_SIZE (8ull << 20)
+
+struct venv {
+	struct kmm_host h;
+	struct kmm_pages pages;
+	uint64_t meta[VARENA_SIZE / KMM_PAGE_SIZE];
+	struct kmm_smmu_tlb_port w;
+	struct kmm_vmsa v;
+	/* Pages owner 1 held when the last CMD_SYNC was recorded. */
+	uint64_t held_at_smmu_sync;
+};
+
+/* Notes what the guest held at each CMD_SYNC, to order syncs and frees. */
+static void note_sync(struct kmm_host *h, const struct kmm_host_event *ev)
+{
+	struct venv *e = h->user;
+
+	if (ev->kind == KMM_HOST_EV_SMMU_CMD &&
+	    (ev->arg0 & 0xff) == KMM_SMMU_OP_SYNC)
+		kmm_pages_usage(&e->pages, 1, &e->held_at_smmu_sync);
+}
+
+static int venv_init(struct venv *e, unsigned int g, unsigned int ipa,
+		     uint16_t vmid, uint32_t flags)
+{
+	struct kmm_vmsa_config c;
+
+	memset(e, 0, sizeof(*e));
+	cr_assert_eq(kmm_host_init(&e->h, VARENA_BASE, VARENA_SIZE, 1 << 16),
+		     0);
+	e->h.log_enabled = false;
+	e->h.user = e;
+	cr_assert_leq(kmm_pages_meta_size(VARENA_BASE, VARENA_SIZE),
+		      sizeof(e->meta));
+	cr_assert_eq(kmm_pages_init(&e->pages, &e->h.port, VARENA_BASE,
+				    VARENA_SIZE, e->meta, sizeof(e->meta)),
+		     0);
+	cr_assert_eq(kmm_pages_add(&e->pages, VARENA_BASE, VARENA_SIZE), 0);
+	cr_assert_eq(kmm_smmu_tlb_port_init(&e->w, &e->h.port), 0);
+	cr_assert_eq(kmm_vmsa_config_init(&c, KMM_REGIME_STAGE2), 0);
+	c.granule_shift = (uint8_t)g;
+	c.va_bits = (uint8_t)ipa;
+	c.oa_bits = 48;
+	c.id = vmid;
+	c.flags = flags;
+	return kmm_vmsa_init(&e->v, &c, &e->w.port, &e->pages, 1, 0);
+}
+
+static void venv_fini(struct venv *e)
+{
+	kmm_as_destroy(&e->v.as);
+	kmm_host_fini(&e->h);
+}
+
+static uint64_t bits(uint64_t v, unsigned int hi, unsigned int lo)
+{
+	return (v >> lo) & ((2ull << (hi - lo)) - 1);
+}
+
+Test(smmu_vmsa, ste_agrees_with_vtcr_and_vttbr_for_every_granule_and_ipa)
+{
+	static const unsigned int granules[] = { 12, 14, 16 };
+	static const unsigned int ipas[] = { 32, 36, 39, 40, 42, 44, 47, 48 };
+	static const uint32_t flag_sets[] = {
+		KMM_VMSA_SHARED_SMMU | KMM_VMSA_ID16,
+		KMM_VMSA_SHARED_SMMU | KMM_VMSA_NONCOHERENT_WALK,
+	};
+	unsigned int checked = 0;
+
+	for (size_t gi = 0; gi < 3; gi++)
+		for (size_t ii = 0; ii < 8; ii++)
+			for (size_t fi = 0; fi < 2; fi++) {
+				struct venv e;
+				uint64_t ste[8], vtcr, vttbr;
+				uint16_t vmid = fi ? 0x5a : 0x1234;
+				int ret = venv_init(&e, granules[gi], ipas[ii],
+						    vmid, flag_sets[fi]);
+
+				cr_assert_eq(ret, 0, "g %u ipa %u",
+					     granules[gi], ipas[ii]);
+				cr_assert_eq(kmm_smmu_ste_encode(&e.v, ste), 0);
+				vtcr = kmm_vmsa_tcr(&e.v);
+				vttbr = kmm_vmsa_ttbr(&e.v);
+				/* STE.V = 1, Config = 0b110. */
+				cr_assert_eq(ste[0], 0xd);
+				/* S2T0SZ == VTCR_EL2.T0SZ [5:0]. */
+				cr_assert_eq(bits(ste[2], 37, 32),
+					     bits(vtcr, 5, 0));
+				/* S2SL0 == VTCR_EL2.SL0 [7:6]. */
+				cr_assert_eq(bits(ste[2], 39, 38),
+					     bits(vtcr, 7, 6), "g %u ipa %u",
+					     granules[gi], ipas[ii]);
+				/* S2IR0, S2OR0, S2SH0 == IRGN0, ORGN0, SH0. */
+				cr_assert_eq(bits(ste[2], 41, 40),
+					     bits(vtcr, 9, 8));
+				cr_assert_eq(bits(ste[2], 43, 42),
+					     bits(vtcr, 11, 10));
+				cr_assert_eq(bits(ste[2], 45, 44),
+					     bits(vtcr, 13, 12));
+				/* S2TG == VTCR_EL2.TG0 [15:14] (same code). */
+				cr_assert_eq(bits(ste[2], 47, 46),
+					     bits(vtcr, 15, 14));
+				/* S2PS == VTCR_EL2.PS [18:16]. */
+				cr_assert_eq(bits(ste[2], 50, 48),
+					     bits(vtcr, 18, 16));
+				/* S2AA64 = 1: VMSAv8-64 like the CPU. */
+				cr_assert_eq(bits(ste[2], 51, 51), 1);
+				/* S2VMID == VTTBR_EL2.VMID [63:48]. */
+				cr_assert_eq(bits(ste[2], 15, 0),
+					     bits(vttbr, 63, 48));
+				/* S2TTB == VTTBR_EL2.BADDR (CnP 0). */
+				cr_assert_eq(ste[3], vttbr & 0xfffffffffffeull);
+				venv_fini(&e);
+				checked++;
+			}
+	cr_assert_eq(checked, 48);
+}
+
+Test(smmu_vmsa, attach_vmsa_needs_the_owner_and_the_shared_flag)
+{
+	struct venv e;
+	struct rig r;
+	uint64_t want[8];
+	struct kmm_vmsa_config c;
+	struct kmm_vmsa s1;
+
+	rig_init(&r, NSIDS);
+	cr_assert_eq(venv_init(&e, 12, 40, 7, 0), 0);
+	cr_assert_eq(kmm_smmu_assign(&r.smmu, 4, 1), 0);
+	cr_assert_eq(kmm_smmu_attach_vmsa(&r.smmu, 4, 1, &e.v), KMM_EINVAL);
+	venv_fini(&e);
+
+	cr_assert_eq(venv_init(&e, 12, 40, 7, KMM_VMSA_SHARED_SMMU), 0);
+	cr_assert_eq(kmm_smmu_assign(&r.smmu, 5, 2), 0);
+	cr_assert_eq(kmm_smmu_attach_vmsa(&r.smmu, 5, 2, &e.v), KMM_EPERM);
+	cr_assert_eq(kmm_smmu_attach_vmsa(&r.smmu, 4, 1, NULL), KMM_EINVAL);
+	cr_assert_eq(kmm_smmu_attach_vmsa(&r.smmu, 4, 1, &e.v), 0);
+	cr_assert_eq(kmm_smmu_ste_encode(&e.v, want), 0);
+	cr_assert_eq(memcmp(ste_at(&r, 4), want, 64), 0);
+
+	/* A stage-1 space has no stage 2 to share. */
+	cr_assert_eq(kmm_vmsa_config_init(&c, KMM_REGIME_EL1), 0);
+	memset(&s1, 0, sizeof(s1));
+	s1.cfg = c;
+	cr_assert_eq(kmm_smmu_ste_encode(&s1, want), KMM_EINVAL);
+	venv_fini(&e);
+	rig_fini(&r);
+}
+
+/* Index of the first event at or after @from of @kind (and opcode). */
+static size_t find_ev(const struct kmm_host *h, size_t from,
+		      enum kmm_host_event_kind kind, int op)
+{
+	for (size_t i = from; i < h->events_len; i++) {
+		const struct kmm_host_event *ev = &h->events[i];
+
+		if (ev->kind == kind &&
+		    (op < 0 || (ev->arg0 & 0xff) == (uint64_t)op))
+			return i;
+	}
+	return SIZE_MAX;
+}
+
+Test(smmu_vmsa, unmap_invalidates_cpu_and_smmu_before_tables_are_freed)
+{
+	struct venv e;
+	size_t cpu, smmu, cpu_sync, smmu_sync;
+	const size_t ipa = 0x12345000;
+	uint64_t held_before, held_after;
+
+	cr_assert_eq(venv_init(&e, 12, 40, 9, KMM_VMSA_SHARED_SMMU), 0);
+	cr_assert_eq(kmm_map(&e.v.as, ipa, VARENA_BASE + 0x400000, 0x1000,
+			     KMM_ATTR_RW_DATA),
+		     0);
+	kmm_host_clear_events(&e.h);
+	kmm_pages_usage(&e.pages, 1, &held_before);
+	e.h.on_event = note_sync;
+	cr_assert_eq(kmm_unmap(&e.v.as, ipa, 0x1000), 0);
+	e.h.on_event = NULL;
+	kmm_pages_usage(&e.pages, 1, &held_after);
+
+	cpu = find_ev(&e.h, 0, KMM_HOST_EV_TLB_ADD_PAGE, -1);
+	cr_assert_neq(cpu, SIZE_MAX);
+	cr_assert_eq(e.h.events[cpu].addr, ipa);
+	cr_assert_eq(e.h.events[cpu].ctx.id, 9);
+	cr_assert(e.h.events[cpu].ctx.shared_smmu);
+	smmu = find_ev(&e.h, cpu, KMM_HOST_EV_SMMU_CMD,
+		       KMM_SMMU_OP_TLBI_S2_IPA);
+	cr_assert_neq(smmu, SIZE_MAX);
+	cr_assert_eq(e.h.events[smmu].arg0, 0x000000090000002aull);
+	cr_assert_eq(e.h.events[smmu].arg1 & ~1ull, ipa);
+	cpu_sync = find_ev(&e.h, smmu, KMM_HOST_EV_TLB_SYNC, -1);
+	cr_assert_neq(cpu_sync, SIZE_MAX);
+	smmu_sync =
+		find_ev(&e.h, cpu_sync, KMM_HOST_EV_SMMU_CMD, KMM_SMMU_OP_SYNC);
+	cr_assert_neq(smmu_sync, SIZE_MAX);
+	/*
+	 * The unmap emptied leaf tables and gave them back, but only after
+	 * both syncs: at the last CMD_SYNC the guest still held them all.
+	 */
+	cr_assert_lt(held_after, held_before);
+	cr_assert_eq(e.held_at_smmu_sync, held_before);
+	venv_fini(&e);
+}
+
+Test(smmu_vmsa, protect_invalidates_cpu_and_smmu_in_the_same_gather)
+{
+	struct venv e;
+	size_t smmu_tlbi, cpu_sync, smmu_sync;
+
+	cr_assert_eq(venv_init(&e, 16, 42, 3, KMM_VMSA_SHARED_SMMU), 0);
+	cr_assert_eq(kmm_map(&e.v.as, 0x100000, VARENA_BASE + 0x400000, 0x20000,
+			     KMM_ATTR_RW_DATA),
+		     0);
+	kmm_host_clear_events(&e.h);
+	cr_assert_eq(kmm_protect(&e.v.as, 0x100000, 0x20000,
+				 KMM_ATTR_R | KMM_ATTR_MT(KMM_MT_NORMAL_WB)),
+		     0);
+	cr_assert_eq(kmm_host_count(&e.h, KMM_HOST_EV_TLB_ADD_PAGE), 2);
+	smmu_tlbi =
+		find_ev(&e.h, 0, KMM_HOST_EV_SMMU_CMD, KMM_SMMU_OP_TLBI_S2_IPA);
+	cr_assert_neq(smmu_tlbi, SIZE_MAX);
+	cpu_sync = find_ev(&e.h, smmu_tlbi, KMM_HOST_EV_TLB_SYNC, -1);
+	smmu_sync =
+		find_ev(&e.h, cpu_sync, KMM_HOST_EV_SMMU_CMD, KMM_SMMU_OP_SYNC);
+	cr_assert_neq(smmu_sync, SIZE_MAX);
+	/* Two pages, two SMMU TLBIs, then one CMD_SYNC. */
+	cr_assert_eq(find_ev(&e.h, smmu_tlbi + 1, KMM_HOST_EV_SMMU_CMD,
+			     KMM_SMMU_OP_TLBI_S2_IPA) < cpu_sync,
+		     true);
+	venv_fini(&e);
+}

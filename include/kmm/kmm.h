@@ -13,7 +13,14 @@
 #include "kmm/port.h"
 #include "kmm/rbtree.h"
 #include "kmm/as.h"
+#include "kmm/pages.h"
 #include "kmm/slab.h"
 #include "kmm/vaspace.h"
+#if KMM_CONFIG_FDT
+#include "kmm/fdt.h"
+#endif
+#if KMM_CONFIG_BACKEND_VMSA
+#include "kmm/vmsa.h"
+#endif
 
 #endif /* KMM_KMM_H */

@@ -48,6 +48,14 @@ struct kmm_port {
 	/**
 	 * Takes the lock that serialises every mutation of kmm state sharing
 	 * this port. NULL when the environment is single-threaded.
+	 *
+	 * The lock must be recursive for the calling CPU or thread: when one
+	 * kmm module calls another (the VMSA backend allocating a table page
+	 * from the page allocator while it holds the address space's lock,
+	 * the regions layer mapping through an address space), the same lock
+	 * is taken again. An environment that prefers separate locks gives
+	 * each context its own port and keeps the nesting order regions,
+	 * vaspace, address space, page allocator.
 	 */
 	void (*lock)(void *cookie);
 	/** Releases the lock taken by @c lock. NULL together with @c lock. */

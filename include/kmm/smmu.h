@@ -304,6 +304,41 @@ int kmm_smmu_release_all(struct kmm_smmu *smmu, kmm_owner_t owner);
 int kmm_smmu_query(const struct kmm_smmu *smmu, uint32_t sid,
 		   kmm_owner_t *owner, bool *translating);
 
+struct kmm_vmsa;
+
+/**
+ * Describes the stage 2 of @p v as the SMMU must see it: root, VMID, IPA
+ * size, granule, start level and output size from @p v, and the table-walk
+ * cacheability and shareability from the VTCR_EL2 value kmm_vmsa_tcr()
+ * gives the CPU, so that the STE and VTCR_EL2/VTTBR_EL2 agree field by
+ * field. Faults are recorded (S2R = 1).
+ * @param v   a stage-2 VMSA address space.
+ * @param cfg out: the description.
+ * @return 0; KMM_EINVAL (NULL pointer, @p v not a stage-2 space).
+ */
+int kmm_smmu_s2_cfg_from_vmsa(const struct kmm_vmsa *v,
+			      struct kmm_smmu_s2_cfg *cfg);
+
+/**
+ * Encodes the STE that makes a stream translate through the stage 2 of
+ * @p v (kmm_smmu_s2_cfg_from_vmsa() then kmm_smmu_ste_encode_s2()).
+ * @param v   a stage-2 VMSA address space.
+ * @param ste out: the 8 words of the STE (untouched on error).
+ * @return as kmm_smmu_s2_cfg_from_vmsa() and kmm_smmu_ste_encode_s2().
+ */
+int kmm_smmu_ste_encode(const struct kmm_vmsa *v,
+			uint64_t ste[KMM_SMMU_STE_WORDS]);
+
+/**
+ * kmm_smmu_attach_s2() with the stage 2 of @p v, which @p owner must own
+ * and which must be configured with KMM_VMSA_SHARED_SMMU, so that its
+ * unmaps and protects invalidate the SMMU's TLB too.
+ * @return as kmm_smmu_attach_s2(); KMM_EINVAL also when @p v lacks
+ *         KMM_VMSA_SHARED_SMMU; KMM_EPERM when @p owner does not own @p v.
+ */
+int kmm_smmu_attach_vmsa(struct kmm_smmu *smmu, uint32_t sid, kmm_owner_t owner,
+			 const struct kmm_vmsa *v);
+
 /**
  * A port that forwards everything to an environment's port and, for TLB
  * maintenance of a stage 2 shared with the SMMU (struct kmm_tlb_ctx with

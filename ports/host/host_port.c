@@ -155,6 +155,8 @@ static void host_log(void *cookie, const char *line)
 int kmm_host_init(struct kmm_host *h, kmm_paddr_t arena_base,
 		  uint64_t arena_size, size_t events_cap)
 {
+	pthread_mutexattr_t attr;
+
 	memset(h, 0, sizeof(*h));
 	if (arena_size) {
 		void *m = mmap(NULL, arena_size, PROT_READ | PROT_WRITE,
@@ -176,7 +178,11 @@ int kmm_host_init(struct kmm_host *h, kmm_paddr_t arena_base,
 	h->arena_size = arena_size;
 	h->events_cap = events_cap;
 	h->log_enabled = true;
-	pthread_mutex_init(&h->lock, NULL);
+	/* kmm re-enters the lock when one module calls another (port.h). */
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&h->lock, &attr);
+	pthread_mutexattr_destroy(&attr);
 	h->port = (struct kmm_port){
 		.cookie = h,
 		.lock = host_lock,

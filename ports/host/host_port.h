@@ -42,7 +42,7 @@ struct kmm_host_event {
 /** Host port state; the struct kmm_port inside points back to it. */
 struct kmm_host {
 	struct kmm_port port; /**< Hand &port to kmm. */
-	pthread_mutex_t lock; /**< The port lock. */
+	pthread_mutex_t lock; /**< The port lock (recursive). */
 	uint8_t *arena; /**< Simulated physical memory. */
 	kmm_paddr_t arena_base; /**< PA of arena[0]. */
 	uint64_t arena_size; /**< Bytes of simulated memory. */
@@ -50,7 +50,7 @@ struct kmm_host {
 	size_t events_cap; /**< Capacity of @c events. */
 	size_t events_len; /**< Calls recorded so far (may exceed cap). */
 	uint64_t seq; /**< Incremented by tests to mark points in time. */
-	unsigned long lock_depth; /**< Nonzero while the lock is held. */
+	unsigned long lock_depth; /**< Nesting depth of the held lock. */
 	bool log_enabled; /**< port.log prints to stdout (default true). */
 	/** Optional hook called on every TLB event, e.g. to check BBM. */
 	void (*on_event)(struct kmm_host *h, const struct kmm_host_event *ev);

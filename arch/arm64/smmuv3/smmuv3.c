@@ -17,6 +17,7 @@
  * command fields in chapter 4 (numbered over the 128-bit command).
  */
 #include "kmm/smmu.h"
+#include "kmm/vmsa.h"
 #include "util.h"
 
 /* STE word 0, bits [63:0]. */
@@ -589,6 +590,62 @@ int kmm_smmu_query(const struct kmm_smmu *smmu, uint32_t sid,
 		*translating = smmu->streams[sid].translating != 0;
 	kmm_port_unlock(smmu->port);
 	return KMM_OK;
+}
+
+/* ---- Stage 2 of a VMSA address space ----------------------------------- */
+
+/* VTCR_EL2 walk attributes: IRGN0 [9:8], ORGN0 [11:10], SH0 [13:12]. */
+#define VTCR_IRGN0_SHIFT 8
+#define VTCR_ORGN0_SHIFT 10
+#define VTCR_SH0_SHIFT 12
+
+int kmm_smmu_s2_cfg_from_vmsa(const struct kmm_vmsa *v,
+			      struct kmm_smmu_s2_cfg *cfg)
+{
+	uint64_t vtcr;
+
+	if (v == NULL || cfg == NULL || v->cfg.regime != KMM_REGIME_STAGE2)
+		return KMM_EINVAL;
+	vtcr = kmm_vmsa_tcr(v);
+	*cfg = (struct kmm_smmu_s2_cfg){
+		.root_pa = v->root_pa,
+		.vmid = v->cfg.id,
+		.ipa_bits = v->cfg.va_bits,
+		.granule_shift = v->cfg.granule_shift,
+		.start_level = v->start_level,
+		.pa_bits = v->cfg.oa_bits,
+		.walk_inner = (uint8_t)((vtcr >> VTCR_IRGN0_SHIFT) & 3u),
+		.walk_outer = (uint8_t)((vtcr >> VTCR_ORGN0_SHIFT) & 3u),
+		.walk_share = (uint8_t)((vtcr >> VTCR_SH0_SHIFT) & 3u),
+		.flags = KMM_SMMU_S2_RECORD_FAULTS,
+	};
+	return KMM_OK;
+}
+
+int kmm_smmu_ste_encode(const struct kmm_vmsa *v,
+			uint64_t ste[KMM_SMMU_STE_WORDS])
+{
+	struct kmm_smmu_s2_cfg cfg;
+	int ret = kmm_smmu_s2_cfg_from_vmsa(v, &cfg);
+
+	if (ret)
+		return ret;
+	return kmm_smmu_ste_encode_s2(&cfg, ste);
+}
+
+int kmm_smmu_attach_vmsa(struct kmm_smmu *smmu, uint32_t sid, kmm_owner_t owner,
+			 const struct kmm_vmsa *v)
+{
+	struct kmm_smmu_s2_cfg cfg;
+	int ret = kmm_smmu_s2_cfg_from_vmsa(v, &cfg);
+
+	if (ret)
+		return ret;
+	if (!(v->cfg.flags & KMM_VMSA_SHARED_SMMU))
+		return KMM_EINVAL;
+	if (v->as.owner != owner)
+		return KMM_EPERM;
+	return kmm_smmu_attach_s2(smmu, sid, owner, &cfg);
 }
 
 /* ---- A port that adds the SMMU's invalidations to the CPU's ------------- */

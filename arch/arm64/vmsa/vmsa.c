@@ -1,0 +1,1187 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * VMSAv8-64 translation tables: one recursive walker for both stages and
+ * all granules, map/unmap/protect with prepare-then-commit, block split and
+ * fold, break-before-make with batched TLB maintenance through the port.
+ *
+ * Invariants between calls:
+ * - every table below the root holds at least one valid entry (a table
+ *   that becomes empty is unlinked and freed after its walk-cache entries
+ *   are invalidated);
+ * - an invalid entry is all zeroes. During a call, "broken" entries (valid
+ *   bit cleared, every other bit kept; the walker ignores them) remember
+ *   what the make pass must write after the TLB invalidation completed.
+ *
+ * An operation runs in phases:
+ *   prepare: walk the tables, check the request, count the tables needed;
+ *   allocate: take them all from the page allocator (may fail: nothing
+ *             changed yet);
+ *   break:   clear or break every valid entry that changes, add its TLB
+ *            invalidation to the batch;
+ *   sync:    flush the whole ASID/VMID instead if the batch grew beyond
+ *            KMM_CONFIG_TLBI_THRESHOLD, then tlb_sync;
+ *   make:    write the new entries (splits are built off-line in a fresh
+ *            table and linked with one store), free unlinked tables.
+ */
+#include "kmm/pages.h"
+#include "util.h"
+#include "vmsa_internal.h"
+
+/* One map, unmap, protect or fold call. */
+struct op {
+	struct kmm_vmsa *v;
+	kmm_vaddr_t va, end; /* the range [va, end) */
+	kmm_paddr_t pa; /* map: PA of va */
+	uint64_t bits; /* map, protect: leaf attribute bits */
+	unsigned int g; /* granule shift */
+	bool blocks; /* block descriptors allowed */
+	bool clean; /* clean written descriptors (walks not coherent) */
+	bool found; /* unmap: something in range is mapped */
+	size_t need; /* tables the commit will take */
+	kmm_paddr_t spare; /* chain of allocated, zeroed tables */
+	kmm_paddr_t dead; /* chain of unlinked tables, freed after sync */
+	size_t broken; /* entries broken, waiting for the make pass */
+	struct kmm_tlb_ctx tlb;
+	size_t tlbi; /* invalidations added to the current batch */
+	bool tlbi_all; /* batch too large: flush the ASID/VMID */
+	bool dirty; /* something to sync */
+	int folded; /* fold: tables replaced by blocks */
+};
+
+static struct kmm_vmsa *to_vmsa(struct kmm_as *as)
+{
+	return kmm_container_of(as, struct kmm_vmsa, as);
+}
+
+static const struct kmm_vmsa *to_cvmsa(const struct kmm_as *as)
+{
+	return kmm_container_of(as, const struct kmm_vmsa, as);
+}
+
+static uint64_t *table_ptr(const struct kmm_vmsa *v, kmm_paddr_t pa)
+{
+	return kmm_port_pa_to_ptr(v->as.port, pa);
+}
+
+static unsigned int table_order(const struct kmm_vmsa *v)
+{
+	return v->cfg.granule_shift - KMM_CONFIG_PAGE_SHIFT;
+}
+
+static size_t table_entries(unsigned int g)
+{
+	return (size_t)1 << (g - 3);
+}
+
+/* A single 64-bit store the compiler may neither tear nor merge. */
+static inline void store(uint64_t *p, uint64_t d)
+{
+	*(volatile uint64_t *)p = d;
+}
+
+static inline uint64_t load(const uint64_t *p)
+{
+	return *(const volatile uint64_t *)p;
+}
+
+static inline bool is_table(uint64_t d, unsigned int level)
+{
+	return level < KMM_VMSA_LAST_LEVEL &&
+	       (d & VMSA_TYPE_MASK) == VMSA_TYPE_TABLE;
+}
+
+static inline uint64_t leaf_type(unsigned int level)
+{
+	return level == KMM_VMSA_LAST_LEVEL ? VMSA_TYPE_PAGE : VMSA_TYPE_BLOCK;
+}
+
+static void clean(const struct op *o, const void *p, size_t size)
+{
+	const struct kmm_port *port = o->v->as.port;
+
+	if (o->clean)
+		port->clean_range(port->cookie, p, size);
+}
+
+/* Writes one descriptor of a table the walker may be using. */
+static void store_live(const struct op *o, uint64_t *p, uint64_t d)
+{
+	store(p, d);
+	clean(o, p, sizeof(*p));
+}
+
+/* ---- TLB batch ---------------------------------------------------------- */
+
+static void inval(struct op *o, kmm_vaddr_t va, uint64_t size, bool leaf)
+{
+	const struct kmm_port *port = o->v->as.port;
+
+	o->dirty = true;
+	if (o->tlbi_all)
+		return;
+	if (o->tlbi >= KMM_CONFIG_TLBI_THRESHOLD) {
+		o->tlbi_all = true;
+		return;
+	}
+	o->tlbi++;
+	if (port->tlb_add_page)
+		port->tlb_add_page(port->cookie, &o->tlb, va, (size_t)size,
+				   leaf);
+}
+
+/* Completes the batch: after this no TLB holds a broken or cleared entry. */
+static void sync(struct op *o)
+{
+	const struct kmm_port *port = o->v->as.port;
+
+	if (!o->dirty)
+		return;
+	if (o->tlbi_all && port->tlb_flush_all)
+		port->tlb_flush_all(port->cookie, &o->tlb);
+	if (port->tlb_sync)
+		port->tlb_sync(port->cookie, &o->tlb);
+	o->dirty = false;
+	o->tlbi_all = false;
+	o->tlbi = 0;
+}
+
+/* Orders new descriptors before the caller's next access (DSB; ISB). */
+static void publish(struct op *o)
+{
+	o->dirty = true;
+	sync(o);
+}
+
+/* ---- Table pages ---------------------------------------------------------- */
+
+static void free_chain(struct op *o, kmm_paddr_t *chain)
+{
+	struct kmm_vmsa *v = o->v;
+
+	while (*chain) {
+		kmm_paddr_t pa = *chain;
+
+		*chain = load(table_ptr(v, pa));
+		kmm_pages_free(v->pages, pa, table_order(v), v->as.owner);
+		v->tables--;
+	}
+}
+
+/* Takes every table the commit needs; on failure nothing is held. */
+static int alloc_spares(struct op *o)
+{
+	struct kmm_vmsa *v = o->v;
+
+	for (size_t k = 0; k < o->need; k++) {
+		kmm_paddr_t pa;
+		uint64_t *t;
+		int ret = kmm_pages_alloc(v->pages, table_order(v), v->as.owner,
+					  KMM_PAGES_ZERO, &pa);
+
+		if (ret == KMM_OK) {
+			t = table_ptr(v, pa);
+			if (t == NULL || !kmm_is_aligned(pa, 1ull << o->g) ||
+			    (pa >> v->cfg.oa_bits) != 0) {
+				kmm_pages_free(v->pages, pa, table_order(v),
+					       v->as.owner);
+				ret = KMM_ENOMEM;
+			}
+		}
+		if (ret) {
+			free_chain(o, &o->spare);
+			return ret;
+		}
+		store(t, o->spare);
+		o->spare = pa;
+		v->tables++;
+	}
+	return KMM_OK;
+}
+
+static kmm_paddr_t take_spare(struct op *o)
+{
+	kmm_paddr_t pa = o->spare;
+	uint64_t *t = table_ptr(o->v, pa);
+
+	o->spare = load(t);
+	store(t, 0);
+	return pa;
+}
+
+/* Queues an unlinked table; its first word links the queue, which the
+ * walker reads as an invalid descriptor (table PAs are granule aligned). */
+static void queue_dead(struct op *o, kmm_paddr_t pa)
+{
+	store(table_ptr(o->v, pa), o->dead);
+	o->dead = pa;
+}
+
+/* ---- Walking ranges ------------------------------------------------------- */
+
+/* The entries of one table that [o->va, o->end) touches. */
+struct span {
+	unsigned int level, shift;
+	kmm_vaddr_t base; /* VA of entry 0 */
+	size_t first, last; /* inclusive */
+};
+
+static void span_of(const struct op *o, unsigned int level, kmm_vaddr_t base,
+		    size_t n, struct span *s)
+{
+	unsigned int shift = vmsa_level_shift(o->g, level);
+	kmm_vaddr_t lo = kmm_max_u64(o->va, base);
+	kmm_vaddr_t hi = kmm_min_u64(o->end, base + ((uint64_t)n << shift));
+
+	s->level = level;
+	s->shift = shift;
+	s->base = base;
+	s->first = (size_t)((lo - base) >> shift);
+	s->last = (size_t)((hi - 1 - base) >> shift);
+}
+
+static kmm_vaddr_t entry_va(const struct span *s, size_t i)
+{
+	return s->base + ((uint64_t)i << s->shift);
+}
+
+/* Whether the request covers the whole entry at @e. */
+static bool covers(const struct op *o, kmm_vaddr_t e, unsigned int shift)
+{
+	return o->va <= e && o->end - e >= (1ull << shift);
+}
+
+static uint64_t *child_of(const struct op *o, uint64_t d)
+{
+	return table_ptr(o->v, d & vmsa_table_mask(o->g));
+}
+
+static uint64_t table_desc(kmm_paddr_t pa)
+{
+	return pa | VMSA_TYPE_TABLE;
+}
+
+/* Whether [s, s + 2^shift) can be one leaf mapping PA @pa at @level. */
+static bool leaf_fits(const struct op *o, unsigned int level, kmm_vaddr_t e,
+		      kmm_paddr_t pa)
+{
+	unsigned int shift = vmsa_level_shift(o->g, level);
+
+	if (!covers(o, e, shift))
+		return false;
+	if (level == KMM_VMSA_LAST_LEVEL)
+		return true;
+	return o->blocks && vmsa_block_level(o->g, level) &&
+	       kmm_is_aligned(pa, 1ull << shift);
+}
+
+static kmm_paddr_t pa_at(const struct op *o, kmm_vaddr_t va)
+{
+	return o->pa + (va - o->va);
+}
+
+/* Tables needed to map the request's part of the empty entry at @e. */
+static size_t need_empty(const struct op *o, unsigned int level, kmm_vaddr_t e)
+{
+	struct span s;
+	size_t n = 1;
+
+	if (leaf_fits(o, level, e, pa_at(o, e)))
+		return 0;
+	if (level + 1 == KMM_VMSA_LAST_LEVEL)
+		return 1;
+	span_of(o, level + 1, e, table_entries(o->g), &s);
+	for (size_t i = s.first; i <= s.last; i++)
+		n += need_empty(o, level + 1, entry_va(&s, i));
+	return n;
+}
+
+/*
+ * Tables needed to split the block at @e (@level) so that both ends of
+ * the request fall on leaves: one table per level down to where the ends
+ * are aligned, for each end.
+ */
+static size_t need_split(const struct op *o, unsigned int level, kmm_vaddr_t e)
+{
+	unsigned int cshift = vmsa_level_shift(o->g, level + 1);
+	kmm_vaddr_t s = kmm_max_u64(e, o->va);
+	kmm_vaddr_t t = kmm_min_u64(e + (1ull << vmsa_level_shift(o->g, level)),
+				    o->end);
+	kmm_vaddr_t c1 = kmm_align_down(s, 1ull << cshift);
+	kmm_vaddr_t c2 = kmm_align_down(t - 1, 1ull << cshift);
+	size_t n = 1;
+
+	if (level + 1 == KMM_VMSA_LAST_LEVEL)
+		return 1;
+	if (!covers(o, c1, cshift))
+		n += need_split(o, level + 1, c1);
+	if (c2 != c1 && !covers(o, c2, cshift))
+		n += need_split(o, level + 1, c2);
+	return n;
+}
+
+/*
+ * Fills a fresh table with the leaves that map exactly what the block
+ * @d at @level mapped, one level down. Returns the table's PA.
+ */
+static kmm_paddr_t expand(struct op *o, uint64_t d, unsigned int level)
+{
+	unsigned int cl = level + 1;
+	uint64_t csize = 1ull << vmsa_level_shift(o->g, cl);
+	uint64_t leaf = (d & VMSA_ATTR_MASK) | leaf_type(cl) |
+			(d & vmsa_oa_mask(o->g, level));
+	kmm_paddr_t pa = take_spare(o);
+	uint64_t *t = table_ptr(o->v, pa);
+	size_t n = table_entries(o->g);
+
+	for (size_t i = 0; i < n; i++, leaf += csize)
+		t[i] = leaf;
+	o->v->leaf_writes += n;
+	return pa;
+}
+
+/* Links the finished off-line table @pa under entry @p. */
+static void link_table(struct op *o, uint64_t *p, kmm_paddr_t pa, bool live)
+{
+	clean(o, table_ptr(o->v, pa), (size_t)1 << o->g);
+	if (live)
+		store_live(o, p, table_desc(pa));
+	else
+		store(p, table_desc(pa));
+}
+
+/* ---- map ------------------------------------------------------------------ */
+
+static int map_prepare(struct op *o, uint64_t *t, unsigned int level,
+		       kmm_vaddr_t base, size_t n)
+{
+	struct span s;
+
+	span_of(o, level, base, n, &s);
+	for (size_t i = s.first; i <= s.last; i++) {
+		uint64_t d = load(&t[i]);
+		kmm_vaddr_t e = entry_va(&s, i);
+		int ret;
+
+		if (!(d & VMSA_VALID)) {
+			o->need += need_empty(o, level, e);
+			continue;
+		}
+		if (!is_table(d, level))
+			return KMM_EEXIST;
+		ret = map_prepare(o, child_of(o, d), level + 1, e,
+				  table_entries(o->g));
+		if (ret)
+			return ret;
+	}
+	return KMM_OK;
+}
+
+static void map_fill_pages(struct op *o, uint64_t *t, const struct span *s,
+			   bool live)
+{
+	kmm_vaddr_t e = entry_va(s, s->first);
+	uint64_t d = pa_at(o, e) | o->bits | VMSA_TYPE_PAGE;
+	uint64_t step = 1ull << s->shift;
+
+	for (size_t i = s->first; i <= s->last; i++, d += step)
+		store(&t[i], d);
+	o->v->leaf_writes += s->last - s->first + 1;
+	if (live)
+		clean(o, &t[s->first], (s->last - s->first + 1) * sizeof(*t));
+}
+
+/* Writes the request into @t, whose entries in range are invalid or
+ * tables (map_prepare() checked); takes new tables from the spares. */
+static void map_fill(struct op *o, uint64_t *t, unsigned int level,
+		     kmm_vaddr_t base, size_t n, bool live)
+{
+	struct span s;
+
+	span_of(o, level, base, n, &s);
+	if (level == KMM_VMSA_LAST_LEVEL) {
+		map_fill_pages(o, t, &s, live);
+		return;
+	}
+	for (size_t i = s.first; i <= s.last; i++) {
+		kmm_vaddr_t e = entry_va(&s, i);
+		uint64_t d = load(&t[i]);
+		kmm_paddr_t cpa;
+
+		if (!(d & VMSA_VALID) && leaf_fits(o, level, e, pa_at(o, e))) {
+			d = pa_at(o, e) | o->bits | VMSA_TYPE_BLOCK;
+			if (live)
+				store_live(o, &t[i], d);
+			else
+				store(&t[i], d);
+			o->v->leaf_writes++;
+			continue;
+		}
+		if (d & VMSA_VALID) {
+			map_fill(o, child_of(o, d), level + 1, e,
+				 table_entries(o->g), live);
+			continue;
+		}
+		cpa = take_spare(o);
+		map_fill(o, table_ptr(o->v, cpa), level + 1, e,
+			 table_entries(o->g), false);
+		link_table(o, &t[i], cpa, live);
+	}
+}
+
+/* ---- unmap ---------------------------------------------------------------- */
+
+static void unmap_prepare(struct op *o, uint64_t *t, unsigned int level,
+			  kmm_vaddr_t base, size_t n)
+{
+	struct span s;
+
+	span_of(o, level, base, n, &s);
+	for (size_t i = s.first; i <= s.last; i++) {
+		uint64_t d = load(&t[i]);
+		kmm_vaddr_t e = entry_va(&s, i);
+
+		if (!(d & VMSA_VALID))
+			continue;
+		if (is_table(d, level)) {
+			if (covers(o, e, s.shift))
+				o->found = true; /* tables are never empty */
+			else
+				unmap_prepare(o, child_of(o, d), level + 1, e,
+					      table_entries(o->g));
+			continue;
+		}
+		o->found = true;
+		if (!covers(o, e, s.shift))
+			o->need += need_split(o, level, e);
+	}
+}
+
+/* Invalidates every translation below the unlinked table @t and queues
+ * it and its sub-tables for freeing. */
+static void drop_table(struct op *o, kmm_paddr_t pa, unsigned int level,
+		       kmm_vaddr_t base, bool live)
+{
+	uint64_t *t = table_ptr(o->v, pa);
+	unsigned int shift = vmsa_level_shift(o->g, level);
+	size_t n = table_entries(o->g);
+
+	/* A leaf table needs no visit when nothing is invalidated page by
+	 * page (off-line, or the whole ASID/VMID will be flushed). */
+	if (level == KMM_VMSA_LAST_LEVEL && (!live || o->tlbi_all)) {
+		queue_dead(o, pa);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint64_t d = load(&t[i]);
+		kmm_vaddr_t e = base + ((uint64_t)i << shift);
+
+		if (!(d & VMSA_VALID))
+			continue;
+		if (is_table(d, level)) {
+			if (live)
+				inval(o, e, 1ull << shift, false);
+			drop_table(o, d & vmsa_table_mask(o->g), level + 1, e,
+				   live);
+		} else if (live) {
+			inval(o, e, 1ull << shift, true);
+		}
+	}
+	queue_dead(o, pa);
+}
+
+static bool table_empty(const uint64_t *t, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (load(&t[i]) != 0)
+			return false;
+	return true;
+}
+
+static void unmap_break(struct op *o, uint64_t *t, unsigned int level,
+			kmm_vaddr_t base, size_t n, bool live);
+
+/* Splits the block @d under entry @p off-line, removes the request from
+ * the new table and links it. */
+static void unmap_split(struct op *o, uint64_t *p, uint64_t d,
+			unsigned int level, kmm_vaddr_t e, bool live)
+{
+	kmm_paddr_t cpa = expand(o, d, level);
+
+	unmap_break(o, table_ptr(o->v, cpa), level + 1, e, table_entries(o->g),
+		    false);
+	link_table(o, p, cpa, live);
+}
+
+/*
+ * Break pass of unmap: clears leaves and tables the request covers,
+ * breaks blocks it covers in part (live) or splits them at once (a table
+ * the walker cannot reach yet).
+ */
+static void unmap_break(struct op *o, uint64_t *t, unsigned int level,
+			kmm_vaddr_t base, size_t n, bool live)
+{
+	struct span s;
+
+	span_of(o, level, base, n, &s);
+	for (size_t i = s.first; i <= s.last; i++) {
+		uint64_t d = load(&t[i]);
+		kmm_vaddr_t e = entry_va(&s, i);
+		uint64_t size = 1ull << s.shift;
+		bool full = covers(o, e, s.shift);
+
+		if (!(d & VMSA_VALID))
+			continue;
+		if (is_table(d, level)) {
+			uint64_t *c = child_of(o, d);
+
+			if (!full) {
+				unmap_break(o, c, level + 1, e,
+					    table_entries(o->g), live);
+				if (!table_empty(c, table_entries(o->g)))
+					continue;
+			}
+			store_live(o, &t[i], 0);
+			if (live)
+				inval(o, e, size, false);
+			drop_table(o, d & vmsa_table_mask(o->g), level + 1, e,
+				   live);
+			continue;
+		}
+		if (full) {
+			if (live) {
+				store_live(o, &t[i], 0);
+				inval(o, e, size, true);
+			} else {
+				store(&t[i], 0);
+			}
+			continue;
+		}
+		if (!live) {
+			unmap_split(o, &t[i], d, level, e, false);
+			continue;
+		}
+		store_live(o, &t[i], d & ~VMSA_VALID);
+		inval(o, e, size, true);
+		o->broken++;
+	}
+}
+
+/* Make pass of unmap: replaces each broken block by its split table. */
+static void unmap_make(struct op *o, uint64_t *t, unsigned int level,
+		       kmm_vaddr_t base, size_t n)
+{
+	struct span s;
+
+	span_of(o, level, base, n, &s);
+	for (size_t i = s.first; i <= s.last && o->broken; i++) {
+		uint64_t d = load(&t[i]);
+		kmm_vaddr_t e = entry_va(&s, i);
+
+		if (d & VMSA_VALID) {
+			if (is_table(d, level))
+				unmap_make(o, child_of(o, d), level + 1, e,
+					   table_entries(o->g));
+		} else if (d != 0) {
+			unmap_split(o, &t[i], d | VMSA_VALID, level, e, true);
+			o->broken--;
+		}
+	}
+}
+
+/* ---- protect -------------------------------------------------------------- */
+
+static int protect_prepare(struct op *o, uint64_t *t, unsigned int level,
+			   kmm_vaddr_t base, size_t n)
+{
+	struct span s;
+
+	span_of(o, level, base, n, &s);
+	for (size_t i = s.first; i <= s.last; i++) {
+		uint64_t d = load(&t[i]);
+		kmm_vaddr_t e = entry_va(&s, i);
+		int ret;
+
+		if (!(d & VMSA_VALID))
+			return KMM_ENOENT;
+		if (is_table(d, level)) {
+			ret = protect_prepare(o, child_of(o, d), level + 1, e,
+					      table_entries(o->g));
+			if (ret)
+				return ret;
+		} else if (!covers(o, e, s.shift) &&
+			   (d & VMSA_ATTR_MASK) != o->bits) {
+			o->need += need_split(o, level, e);
+		}
+	}
+	return KMM_OK;
+}
+
+static void protect_break(struct op *o, uint64_t *t, unsigned int level,
+			  kmm_vaddr_t base, size_t n, bool live);
+
+static void protect_split(struct op *o, uint64_t *p, uint64_t d,
+			  unsigned int level, kmm_vaddr_t e, bool live)
+{
+	kmm_paddr_t cpa = expand(o, d, level);
+
+	protect_break(o, table_ptr(o->v, cpa), level + 1, e,
+		      table_entries(o->g), false);
+	link_table(o, p, cpa, live);
+}
+
+static void protect_break(struct op *o, uint64_t *t, unsigned int level,
+			  kmm_vaddr_t base, size_t n, bool live)
+{
+	struct span s;
+
+	span_of(o, level, base, n, &s);
+	for (size_t i = s.first; i <= s.last; i++) {
+		uint64_t d = load(&t[i]);
+		kmm_vaddr_t e = entry_va(&s, i);
+		uint64_t nd = (d & ~VMSA_ATTR_MASK) | o->bits;
+
+		if (is_table(d, level)) {
+			protect_break(o, child_of(o, d), level + 1, e,
+				      table_entries(o->g), live);
+			continue;
+		}
+		if (nd == d)
+			continue;
+		if (live) {
+			store_live(o, &t[i], d & ~VMSA_VALID);
+			inval(o, e, 1ull << s.shift, true);
+			o->broken++;
+		} else if (covers(o, e, s.shift)) {
+			store(&t[i], nd);
+			o->v->leaf_writes++;
+		} else {
+			protect_split(o, &t[i], d, level, e, false);
+		}
+	}
+}
+
+static void protect_make(struct op *o, uint64_t *t, unsigned int level,
+			 kmm_vaddr_t base, size_t n)
+{
+	struct span s;
+
+	span_of(o, level, base, n, &s);
+	for (size_t i = s.first; i <= s.last && o->broken; i++) {
+		uint64_t d = load(&t[i]);
+		kmm_vaddr_t e = entry_va(&s, i);
+
+		if (d & VMSA_VALID) {
+			if (is_table(d, level))
+				protect_make(o, child_of(o, d), level + 1, e,
+					     table_entries(o->g));
+			continue;
+		}
+		/* The range is fully mapped: an invalid entry is broken. */
+		d |= VMSA_VALID;
+		if (covers(o, e, s.shift)) {
+			store_live(o, &t[i], (d & ~VMSA_ATTR_MASK) | o->bits);
+			o->v->leaf_writes++;
+		} else {
+			protect_split(o, &t[i], d, level, e, true);
+		}
+		o->broken--;
+	}
+}
+
+/* ---- fold ----------------------------------------------------------------- */
+
+/* Whether the table @c at @level maps one contiguous range, aligned for a
+ * block one level up, with one attribute; gives that block. */
+static bool foldable(const struct op *o, const uint64_t *c, unsigned int level,
+		     uint64_t *block)
+{
+	unsigned int shift = vmsa_level_shift(o->g, level);
+	uint64_t d0 = load(&c[0]);
+	uint64_t oa = d0 & vmsa_oa_mask(o->g, level);
+	size_t n = table_entries(o->g);
+
+	if ((d0 & VMSA_TYPE_MASK) != leaf_type(level) ||
+	    !kmm_is_aligned(oa, 1ull << vmsa_level_shift(o->g, level - 1)))
+		return false;
+	for (size_t i = 1; i < n; i++) {
+		uint64_t want = d0 + ((uint64_t)i << shift);
+
+		if (load(&c[i]) != want)
+			return false;
+	}
+	*block = (d0 & ~VMSA_TYPE_MASK) | VMSA_TYPE_BLOCK;
+	return true;
+}
+
+static void fold_walk(struct op *o, uint64_t *t, unsigned int level,
+		      kmm_vaddr_t base, size_t n)
+{
+	struct span s;
+
+	span_of(o, level, base, n, &s);
+	for (size_t i = s.first; i <= s.last; i++) {
+		uint64_t d = load(&t[i]);
+		kmm_vaddr_t e = entry_va(&s, i);
+		unsigned int cshift = vmsa_level_shift(o->g, level + 1);
+		kmm_paddr_t cpa = d & vmsa_table_mask(o->g);
+		uint64_t block;
+
+		if (!(d & VMSA_VALID) || !is_table(d, level))
+			continue;
+		fold_walk(o, child_of(o, d), level + 1, e, table_entries(o->g));
+		if (!o->blocks || !vmsa_block_level(o->g, level) ||
+		    !foldable(o, child_of(o, d), level + 1, &block))
+			continue;
+		/* Break the table, invalidate its leaves and the walk, make
+		 * the block, then free the table. */
+		store_live(o, &t[i], 0);
+		for (size_t j = 0; j < table_entries(o->g) && !o->tlbi_all; j++)
+			inval(o, e + ((uint64_t)j << cshift), 1ull << cshift,
+			      true);
+		inval(o, e, 1ull << s.shift, false);
+		sync(o);
+		store_live(o, &t[i], block);
+		o->v->leaf_writes++;
+		queue_dead(o, cpa);
+		free_chain(o, &o->dead);
+		o->folded++;
+	}
+}
+
+/* ---- operations ----------------------------------------------------------- */
+
+static void op_init(struct op *o, struct kmm_vmsa *v, kmm_vaddr_t va,
+		    uint64_t size)
+{
+	const struct kmm_port *port = v->as.port;
+
+	kmm_memzero(o, sizeof(*o));
+	o->v = v;
+	o->va = va;
+	o->end = va + size;
+	o->g = v->cfg.granule_shift;
+	o->blocks = !(v->cfg.flags & KMM_VMSA_NO_BLOCKS);
+	o->clean = (v->cfg.flags & KMM_VMSA_NONCOHERENT_WALK) &&
+		   port->clean_range != NULL;
+	o->tlb.regime = v->cfg.regime;
+	o->tlb.shared_smmu = (v->cfg.flags & KMM_VMSA_SHARED_SMMU) ? 1 : 0;
+	o->tlb.id = v->cfg.id;
+}
+
+static uint64_t *root(const struct kmm_vmsa *v)
+{
+	return table_ptr(v, v->root_pa);
+}
+
+static uint64_t largest_block(const struct kmm_vmsa *v)
+{
+	unsigned int g = v->cfg.granule_shift;
+	unsigned int level = g == 12 ? 1 : 2;
+
+	if (level < v->start_level)
+		level = v->start_level;
+	return 1ull << vmsa_level_shift(g, level);
+}
+
+static int fold_range(struct kmm_vmsa *v, kmm_vaddr_t va, uint64_t size)
+{
+	struct op o;
+
+	op_init(&o, v, va, size);
+	fold_walk(&o, root(v), v->start_level, 0, v->root_entries);
+	return o.folded;
+}
+
+/* With KMM_VMSA_AUTO_FOLD, folds the block-aligned range around a change. */
+static void auto_fold(struct kmm_vmsa *v, kmm_vaddr_t va, uint64_t size)
+{
+	uint64_t b = largest_block(v);
+	kmm_vaddr_t lo = kmm_align_down(va, b);
+	kmm_vaddr_t hi = kmm_align_up(va + size, b);
+
+	if (!(v->cfg.flags & KMM_VMSA_AUTO_FOLD))
+		return;
+	hi = kmm_min_u64(hi, 1ull << v->cfg.va_bits);
+	fold_range(v, lo, hi - lo);
+}
+
+static int vmsa_map(struct kmm_as *as, kmm_vaddr_t va, kmm_paddr_t pa,
+		    size_t size, kmm_attr_t attr)
+{
+	struct kmm_vmsa *v = to_vmsa(as);
+	uint64_t oa_end = 1ull << v->cfg.oa_bits;
+	struct op o;
+	int ret;
+
+	if (!kmm_is_aligned(pa, 1ull << v->cfg.granule_shift))
+		return KMM_EALIGN;
+	if (pa >= oa_end || size > oa_end - pa)
+		return KMM_ERANGE;
+	op_init(&o, v, va, size);
+	o.pa = pa;
+	ret = kmm_vmsa_attr_bits(&v->cfg, attr, &o.bits);
+	if (ret)
+		return ret;
+	ret = map_prepare(&o, root(v), v->start_level, 0, v->root_entries);
+	if (ret)
+		return ret;
+	ret = alloc_spares(&o);
+	if (ret)
+		return ret;
+	map_fill(&o, root(v), v->start_level, 0, v->root_entries, true);
+	publish(&o);
+	free_chain(&o, &o.spare);
+	auto_fold(v, va, size);
+	return KMM_OK;
+}
+
+static int vmsa_unmap(struct kmm_as *as, kmm_vaddr_t va, size_t size)
+{
+	struct kmm_vmsa *v = to_vmsa(as);
+	struct op o;
+	int ret;
+
+	op_init(&o, v, va, size);
+	unmap_prepare(&o, root(v), v->start_level, 0, v->root_entries);
+	if (!o.found)
+		return KMM_ENOENT;
+	ret = alloc_spares(&o);
+	if (ret)
+		return ret;
+	unmap_break(&o, root(v), v->start_level, 0, v->root_entries, true);
+	sync(&o);
+	free_chain(&o, &o.dead);
+	if (o.broken) {
+		unmap_make(&o, root(v), v->start_level, 0, v->root_entries);
+		publish(&o);
+	}
+	free_chain(&o, &o.spare);
+	return KMM_OK;
+}
+
+static int vmsa_protect(struct kmm_as *as, kmm_vaddr_t va, size_t size,
+			kmm_attr_t attr)
+{
+	struct kmm_vmsa *v = to_vmsa(as);
+	struct op o;
+	int ret;
+
+	op_init(&o, v, va, size);
+	ret = kmm_vmsa_attr_bits(&v->cfg, attr, &o.bits);
+	if (ret)
+		return ret;
+	ret = protect_prepare(&o, root(v), v->start_level, 0, v->root_entries);
+	if (ret)
+		return ret;
+	ret = alloc_spares(&o);
+	if (ret)
+		return ret;
+	protect_break(&o, root(v), v->start_level, 0, v->root_entries, true);
+	sync(&o);
+	if (o.broken) {
+		protect_make(&o, root(v), v->start_level, 0, v->root_entries);
+		publish(&o);
+	}
+	free_chain(&o, &o.spare);
+	auto_fold(v, va, size);
+	return KMM_OK;
+}
+
+static int vmsa_query(const struct kmm_as *as, kmm_vaddr_t va, kmm_paddr_t *pa,
+		      kmm_attr_t *attr, size_t *mapping_size)
+{
+	struct kmm_vmsa_walk w;
+	int ret = kmm_vmsa_walk(to_cvmsa(as), va, &w);
+
+	if (ret == KMM_ERANGE || ret == KMM_ENOENT)
+		return KMM_ENOENT;
+	if (ret)
+		return ret;
+	if (pa)
+		*pa = w.pa;
+	if (attr)
+		*attr = w.attr;
+	if (mapping_size)
+		*mapping_size = (size_t)w.size;
+	return KMM_OK;
+}
+
+static void vmsa_caps(const struct kmm_as *as, struct kmm_as_caps *caps)
+{
+	const struct kmm_vmsa *v = to_cvmsa(as);
+	unsigned int g = v->cfg.granule_shift;
+
+	caps->flags = KMM_CAP_TRANSLATES | KMM_CAP_PARTIAL_UNMAP |
+		      KMM_CAP_NONCONTIG;
+	caps->block_sizes = 1ull << g;
+	if (!(v->cfg.flags & KMM_VMSA_NO_BLOCKS)) {
+		for (unsigned int l = v->start_level; l < KMM_VMSA_LAST_LEVEL;
+		     l++)
+			if (vmsa_block_level(g, l))
+				caps->block_sizes |= 1ull
+						     << vmsa_level_shift(g, l);
+	}
+	caps->granule = 1ull << g;
+	caps->va_end = 1ull << v->cfg.va_bits;
+}
+
+static int vmsa_destroy(struct kmm_as *as)
+{
+	struct kmm_vmsa *v = to_vmsa(as);
+	uint64_t *t = root(v);
+	struct op o;
+
+	op_init(&o, v, 0, 1ull << v->cfg.va_bits);
+	/* One flush of the whole ASID/VMID covers every entry. */
+	o.tlbi_all = true;
+	o.dirty = true;
+	for (size_t i = 0; i < v->root_entries; i++) {
+		uint64_t d = load(&t[i]);
+
+		if (is_table(d, v->start_level))
+			drop_table(&o, d & vmsa_table_mask(o.g),
+				   v->start_level + 1, 0, false);
+		store_live(&o, &t[i], 0);
+	}
+	sync(&o);
+	free_chain(&o, &o.dead);
+	kmm_pages_free(v->pages, v->root_pa,
+		       table_order(v) + kmm_log2_u64(v->root_tables),
+		       v->as.owner);
+	v->tables = 0;
+	v->root_pa = 0;
+	as->ops = NULL;
+	return KMM_OK;
+}
+
+/* ---- dump ----------------------------------------------------------------- */
+
+struct run {
+	kmm_vaddr_t va, end;
+	kmm_paddr_t pa;
+	uint64_t leaf;
+	kmm_attr_t attr;
+	uint64_t count;
+};
+
+static const char *const mt_names[KMM_MT_COUNT] = {
+	[KMM_MT_NORMAL_WB] = "normal-wb",
+	[KMM_MT_NORMAL_NC] = "normal-nc",
+	[KMM_MT_DEVICE_NGNRNE] = "device-ngnrne",
+	[KMM_MT_DEVICE_NGNRE] = "device-ngnre",
+};
+
+static void run_flush(const struct kmm_vmsa *v, struct run *r)
+{
+	char perm[8];
+	size_t k = 0;
+
+	if (r->count == 0)
+		return;
+	perm[k++] = 'r';
+	perm[k++] = (r->attr & KMM_ATTR_W) ? 'w' : '-';
+	perm[k++] = (r->attr & KMM_ATTR_X) ? 'x' : '-';
+	perm[k++] = (r->attr & KMM_ATTR_USER) ? 'u' : '-';
+	perm[k++] = (r->attr & KMM_ATTR_NG) ? 'g' : '-';
+	perm[k++] = (r->attr & KMM_ATTR_NS) ? 'n' : '-';
+	perm[k] = '\0';
+	kmm_log(v->as.port, "vmsa: %x-%x -> %x %s %s %u x %x", r->va, r->end,
+		r->pa, perm, mt_names[KMM_ATTR_MT_GET(r->attr)], r->count,
+		r->leaf);
+	r->count = 0;
+}
+
+static void dump_walk(const struct kmm_vmsa *v, const uint64_t *t,
+		      unsigned int level, kmm_vaddr_t base, size_t n,
+		      struct run *r)
+{
+	unsigned int g = v->cfg.granule_shift;
+	unsigned int shift = vmsa_level_shift(g, level);
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t d = load(&t[i]);
+		kmm_vaddr_t e = base + ((uint64_t)i << shift);
+		kmm_paddr_t oa = d & vmsa_oa_mask(g, level);
+		kmm_attr_t attr;
+
+		if (!(d & VMSA_VALID))
+			continue;
+		if (is_table(d, level)) {
+			dump_walk(v, table_ptr(v, d & vmsa_table_mask(g)),
+				  level + 1, e, table_entries(g), r);
+			continue;
+		}
+		if (kmm_vmsa_attr_decode(v, d, &attr))
+			attr = 0;
+		if (r->count && r->end == e && r->pa + (r->end - r->va) == oa &&
+		    r->attr == attr && r->leaf == (1ull << shift)) {
+			r->end += 1ull << shift;
+			r->count++;
+			continue;
+		}
+		run_flush(v, r);
+		*r = (struct run){ e,	 e + (1ull << shift),
+				   oa,	 1ull << shift,
+				   attr, 1 };
+	}
+}
+
+static void vmsa_dump(const struct kmm_as *as)
+{
+	const struct kmm_vmsa *v = to_cvmsa(as);
+	struct run r = { 0 };
+
+	kmm_log(v->as.port,
+		"vmsa: regime %u granule %x va_bits %u start level %u, %u "
+		"tables",
+		(uint64_t)v->cfg.regime, 1ull << v->cfg.granule_shift,
+		(uint64_t)v->cfg.va_bits, (uint64_t)v->start_level, v->tables);
+	dump_walk(v, root(v), v->start_level, 0, v->root_entries, &r);
+	run_flush(v, &r);
+}
+
+static const struct kmm_backend_ops vmsa_ops = {
+	.map = vmsa_map,
+	.unmap = vmsa_unmap,
+	.protect = vmsa_protect,
+	.query = vmsa_query,
+	.caps = vmsa_caps,
+	.dump = vmsa_dump,
+	.destroy = vmsa_destroy,
+};
+
+/* ---- public --------------------------------------------------------------- */
+
+int kmm_vmsa_init(struct kmm_vmsa *v, const struct kmm_vmsa_config *cfg,
+		  const struct kmm_port *port, struct kmm_pages *pages,
+		  kmm_owner_t owner, uint32_t as_flags)
+{
+	unsigned int start, nroot, order;
+	kmm_paddr_t pa;
+	int ret;
+
+	if (v == NULL || cfg == NULL || port == NULL || pages == NULL ||
+	    port->pa_to_ptr == NULL || owner == KMM_OWNER_NONE ||
+	    (as_flags & ~KMM_AS_ALLOW_WX))
+		return KMM_EINVAL;
+	ret = kmm_vmsa_geometry(cfg, &start, &nroot);
+	if (ret)
+		return ret;
+	order = cfg->granule_shift - KMM_CONFIG_PAGE_SHIFT +
+		kmm_log2_u64(nroot);
+	ret = kmm_pages_alloc(pages, order, owner, KMM_PAGES_ZERO, &pa);
+	if (ret)
+		return ret;
+	if (port->pa_to_ptr(port->cookie, pa) == NULL ||
+	    !kmm_is_aligned(pa, (uint64_t)nroot << cfg->granule_shift) ||
+	    (pa >> cfg->oa_bits) != 0) {
+		kmm_pages_free(pages, pa, order, owner);
+		return KMM_ENOMEM;
+	}
+	kmm_memzero(v, sizeof(*v));
+	v->as.ops = &vmsa_ops;
+	v->as.port = port;
+	v->as.flags = as_flags;
+	v->as.owner = owner;
+	v->cfg = *cfg;
+	v->pages = pages;
+	v->root_pa = pa;
+	v->root_tables = (uint8_t)nroot;
+	v->root_entries =
+		(uint32_t)1u
+		<< (cfg->va_bits - vmsa_level_shift(cfg->granule_shift, start));
+	v->start_level = (uint8_t)start;
+	v->tables = 1;
+	return KMM_OK;
+}
+
+static int walk_fault(struct kmm_vmsa_walk *out, unsigned int fault)
+{
+	out->fault = (uint8_t)fault;
+	return KMM_ENOENT;
+}
+
+int kmm_vmsa_walk(const struct kmm_vmsa *v, kmm_vaddr_t va,
+		  struct kmm_vmsa_walk *out)
+{
+	unsigned int g, level;
+	kmm_paddr_t table;
+
+	if (v == NULL || out == NULL || v->as.ops == NULL)
+		return KMM_EINVAL;
+	kmm_memzero(out, sizeof(*out));
+	g = v->cfg.granule_shift;
+	level = v->start_level;
+	out->level = (uint8_t)level;
+	if (va >> v->cfg.va_bits) {
+		out->fault = KMM_VMSA_FAULT_TRANSLATION;
+		return KMM_ERANGE;
+	}
+	table = v->root_pa;
+	for (;;) {
+		unsigned int shift = vmsa_level_shift(g, level);
+		uint64_t idx = va >> shift;
+		const uint64_t *p;
+		uint64_t d, oa;
+
+		if (level != v->start_level)
+			idx &= table_entries(g) - 1;
+		out->level = (uint8_t)level;
+		out->desc_pa = table + idx * sizeof(uint64_t);
+		p = table_ptr(v, out->desc_pa);
+		if (p == NULL)
+			return KMM_EBADDATA;
+		d = load(p);
+		out->desc = d;
+		if (!(d & VMSA_VALID))
+			return walk_fault(out, KMM_VMSA_FAULT_TRANSLATION);
+		if (is_table(d, level)) {
+			table = d & vmsa_table_mask(g);
+			if (table >> v->cfg.oa_bits)
+				return walk_fault(out,
+						  KMM_VMSA_FAULT_ADDRESS_SIZE);
+			level++;
+			continue;
+		}
+		/* 0b01 at level 3 is reserved; blocks only where allowed. */
+		if ((d & VMSA_TYPE_MASK) == VMSA_TYPE_BLOCK &&
+		    (level == KMM_VMSA_LAST_LEVEL ||
+		     !vmsa_block_level(g, level)))
+			return walk_fault(out, KMM_VMSA_FAULT_TRANSLATION);
+		oa = d & vmsa_oa_mask(g, level);
+		if (oa >> v->cfg.oa_bits)
+			return walk_fault(out, KMM_VMSA_FAULT_ADDRESS_SIZE);
+		if (!(d & VMSA_AF))
+			return walk_fault(out, KMM_VMSA_FAULT_ACCESS_FLAG);
+		out->size = 1ull << shift;
+		out->pa = oa | (va & (out->size - 1));
+		/* RES0 bits between the OA and the attributes must be 0. */
+		if (d &
+		    ~(VMSA_ATTR_MASK | vmsa_oa_mask(g, level) | VMSA_TYPE_MASK))
+			return KMM_EBADDATA;
+		return kmm_vmsa_attr_decode(v, d, &out->attr);
+	}
+}
+
+int kmm_vmsa_fold(struct kmm_vmsa *v, kmm_vaddr_t va, size_t size)
+{
+	struct kmm_as_caps caps;
+	int ret;
+
+	if (v == NULL || v->as.ops == NULL)
+		return KMM_EINVAL;
+	if (size == 0)
+		return KMM_EINVAL;
+	if (kmm_range_wraps(va, size))
+		return KMM_ERANGE;
+	vmsa_caps(&v->as, &caps);
+	if (va >= caps.va_end || size > caps.va_end - va)
+		return KMM_ERANGE;
+	if (!kmm_is_aligned(va, caps.granule) ||
+	    !kmm_is_aligned(size, caps.granule))
+		return KMM_EALIGN;
+	kmm_port_lock(v->as.port);
+	ret = fold_range(v, va, size);
+	kmm_port_unlock(v->as.port);
+	return ret;
+}

@@ -1,0 +1,1005 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Specification of the dynamic regions: vmap/ioremap/shm/vunmap, the VA
+ * and PA lookups, the alias rule, owners, quotas, the cursor, and that a
+ * failed call leaves nothing behind. A fake backend keeps a per-page map
+ * of a VA window (or, in identity mode, refuses VA != PA, as the PMSA
+ * backend does); a randomized test compares every lookup with a reference
+ * list of regions and runs after every operation.
+ */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host_port.h"
+#include "kmm/errors.h"
+#include "kmm/region.h"
+
+#define PG 4096ull
+#define VA_BASE 0x100000000ull
+#define VA_PAGES 65536ull /* 256 MiB window */
+#define NR_OBJS 4096
+
+struct fake {
+	struct kmm_as as;
+	bool identity;
+	kmm_paddr_t pte[VA_PAGES]; /* pa + 1 of each mapped page, 0 if none */
+	int fail_after; /* map calls left before one fails; < 0: never */
+	int map_calls;
+	size_t mapped; /* pages mapped */
+	size_t lock_violations; /* map/unmap called without the lock */
+};
+
+static struct kmm_host host;
+static struct fake *fk;
+static struct kmm_slab vs_slab, slab;
+static struct kmm_vaspace vs;
+static struct kmm_regions regions;
+static void *vs_mem, *obj_mem;
+
+static struct fake *fake_of(const struct kmm_as *as)
+{
+	return kmm_container_of(as, struct fake, as);
+}
+
+static bool fake_page(const struct fake *f, kmm_vaddr_t va, size_t *i)
+{
+	kmm_vaddr_t base = f->identity ? 0 : VA_BASE;
+
+	if (va < base || (va - base) / PG >= VA_PAGES)
+		return false;
+	*i = (va - base) / PG;
+	return true;
+}
+
+static int fake_map(struct kmm_as *as, kmm_vaddr_t va, kmm_paddr_t pa,
+		    size_t size, kmm_attr_t attr)
+{
+	struct fake *f = fake_of(as);
+	size_t i;
+
+	(void)attr;
+	if (host.lock_depth == 0)
+		f->lock_violations++;
+	f->map_calls++;
+	if (f->fail_after >= 0 && f->fail_after-- == 0)
+		return KMM_ENOMEM;
+	if (f->identity && va != pa)
+		return KMM_ENOTSUP;
+	for (size_t o = 0; o < size; o += PG) {
+		if (!fake_page(f, va + o, &i))
+			return KMM_ERANGE;
+		if (f->pte[i])
+			return KMM_EEXIST;
+	}
+	for (size_t o = 0; o < size; o += PG) {
+		fake_page(f, va + o, &i);
+		f->pte[i] = pa + o + 1;
+		f->mapped++;
+	}
+	return KMM_OK;
+}
+
+static int fake_unmap(struct kmm_as *as, kmm_vaddr_t va, size_t size)
+{
+	struct fake *f = fake_of(as);
+	size_t i;
+
+	if (host.lock_depth == 0)
+		f->lock_violations++;
+	for (size_t o = 0; o < size; o += PG) {
+		if (fake_page(f, va + o, &i) && f->pte[i]) {
+			f->pte[i] = 0;
+			f->mapped--;
+		}
+	}
+	return KMM_OK;
+}
+
+static int fake_query(const struct kmm_as *as, kmm_vaddr_t va, kmm_paddr_t *pa,
+		      kmm_attr_t *attr, size_t *size)
+{
+	const struct fake *f = fake_of(as);
+	size_t i;
+
+	if (!fake_page(f, va, &i) || f->pte[i] == 0)
+		return KMM_ENOENT;
+	if (pa)
+		*pa = f->pte[i] - 1 + va % PG;
+	if (attr)
+		*attr = KMM_ATTR_RW_DATA;
+	if (size)
+		*size = PG;
+	return KMM_OK;
+}
+
+static void fake_caps(const struct kmm_as *as, struct kmm_as_caps *caps)
+{
+	memset(caps, 0, sizeof(*caps));
+	caps->flags = fake_of(as)->identity ?
+			      KMM_CAP_IDENTITY_ONLY :
+			      KMM_CAP_TRANSLATES | KMM_CAP_NONCONTIG;
+	caps->block_sizes = PG;
+	caps->granule = PG;
+	caps->va_end = 1ull << 48;
+}
+
+static const struct kmm_backend_ops fake_ops = {
+	.map = fake_map,
+	.unmap = fake_unmap,
+	.query = fake_query,
+	.caps = fake_caps,
+};
+
+static void setup_mode(bool identity)
+{
+	struct kmm_vaspace_config vcfg = { .granule = PG,
+					   .identity = identity };
+	size_t vs_bytes = 4096 * sizeof(struct kmm_vaspace_node);
+
+	cr_assert_eq(kmm_host_init(&host, 0, 1 << 20, 0), 0);
+	host.log_enabled = false;
+	fk = calloc(1, sizeof(*fk));
+	fk->as.ops = &fake_ops;
+	fk->as.port = &host.port;
+	fk->identity = identity;
+	fk->fail_after = -1;
+	vs_mem = malloc(vs_bytes);
+	obj_mem = aligned_alloc(KMM_REGION_NODE_ALIGN,
+				(size_t)NR_OBJS * KMM_REGION_NODE_SIZE);
+	cr_assert_eq(kmm_slab_init(&vs_slab, sizeof(struct kmm_vaspace_node),
+				   _Alignof(struct kmm_vaspace_node)),
+		     0);
+	cr_assert_eq(kmm_slab_add_memory(&vs_slab, vs_mem, vs_bytes), 0);
+	vcfg.nodes = &vs_slab;
+	cr_assert_eq(kmm_vaspace_init(&vs, &vcfg), 0);
+	if (identity)
+		cr_assert_eq(kmm_vaspace_add_window(&vs, 0, VA_PAGES * PG), 0);
+	else
+		cr_assert_eq(
+			kmm_vaspace_add_window(&vs, VA_BASE, VA_PAGES * PG), 0);
+	cr_assert_eq(kmm_slab_init(&slab, KMM_REGION_NODE_SIZE,
+				   KMM_REGION_NODE_ALIGN),
+		     0);
+	cr_assert_eq(
+		kmm_slab_add_memory(&slab, obj_mem,
+				    (size_t)NR_OBJS * KMM_REGION_NODE_SIZE),
+		0);
+	cr_assert_eq(kmm_regions_init(&regions, &fk->as, &vs, &slab), 0);
+}
+
+static void setup(void)
+{
+	setup_mode(false);
+}
+
+static void setup_identity(void)
+{
+	setup_mode(true);
+}
+
+static void teardown(void)
+{
+	cr_expect_eq(fk->lock_violations, 0);
+	free(fk);
+	free(vs_mem);
+	free(obj_mem);
+	kmm_host_fini(&host);
+}
+
+TestSuite(region, .init = setup, .fini = teardown);
+TestSuite(region_identity, .init = setup_identity, .fini = teardown);
+
+/* Everything observable that a failed call must leave as it was. */
+struct snapshot {
+	size_t slab_free, vs_free, mapped, nr_regions, nr_runs;
+	uint64_t usage;
+};
+
+static void snap(struct snapshot *s)
+{
+	s->slab_free = kmm_slab_available(&slab);
+	s->vs_free = kmm_slab_available(&vs_slab);
+	s->mapped = fk->mapped;
+	s->nr_regions = regions.nr_regions;
+	s->nr_runs = regions.nr_runs;
+	kmm_vaspace_usage(&vs, 0, &s->usage);
+}
+
+static void expect_unchanged(const struct snapshot *a)
+{
+	struct snapshot b;
+
+	snap(&b);
+	cr_expect_eq(a->slab_free, b.slab_free, "slab %zu -> %zu", a->slab_free,
+		     b.slab_free);
+	cr_expect_eq(a->vs_free, b.vs_free);
+	cr_expect_eq(a->mapped, b.mapped);
+	cr_expect_eq(a->nr_regions, b.nr_regions);
+	cr_expect_eq(a->nr_runs, b.nr_runs);
+	cr_expect_eq(a->usage, b.usage);
+}
+
+/* ---------------------------------------------------------------------- */
+
+Test(region, vmap_joins_consecutive_pages_into_runs)
+{
+	kmm_paddr_t pages[] = { 0x40000000, 0x40001000, 0x40002000,
+				0x90000000, 0x90001000, 0x7000 };
+	struct kmm_region_info info;
+	kmm_vaddr_t va, v;
+	kmm_paddr_t pa;
+
+	cr_assert_eq(kmm_vmap(&fk->as, pages, 6, KMM_ATTR_RW_DATA, 0, &va), 0);
+	cr_assert_eq(kmm_region_find(&fk->as, va + 5 * PG + 7, &info), 0);
+	cr_expect_eq(info.va, va);
+	cr_expect_eq(info.size, 6 * PG);
+	cr_expect_eq(info.nr_runs, 3);
+	cr_expect_eq(info.kind, KMM_REGION_VMAP);
+	cr_expect_eq(info.owner, 0);
+	cr_expect_eq(info.attr, KMM_ATTR_RW_DATA);
+	cr_expect_eq(fk->map_calls, 3, "one backend call per run");
+	for (int i = 0; i < 6; i++) {
+		cr_assert_eq(kmm_virt_to_phys(&fk->as, va + i * PG + 0x10, &pa),
+			     0);
+		cr_expect_eq(pa, pages[i] + 0x10);
+		cr_assert_eq(kmm_phys_to_virt(&fk->as, pages[i] + 0xff, &v), 0);
+		cr_expect_eq(v, va + i * PG + 0xff);
+		cr_expect_eq(fk->pte[(va - VA_BASE) / PG + i], pages[i] + 1);
+	}
+	cr_expect_eq(kmm_phys_to_virt(&fk->as, 0x40003000, &v), KMM_ENOENT);
+	cr_expect_eq(kmm_phys_to_virt(&fk->as, 0x6fff, &v), KMM_ENOENT);
+	cr_expect_eq(kmm_virt_to_phys(&fk->as, va + 6 * PG, &pa), KMM_ENOENT);
+	cr_expect_eq(kmm_virt_to_phys(&fk->as, va - 1, &pa), KMM_ENOENT);
+}
+
+Test(region, vmap_of_1000_scattered_pages_resolves_every_page_both_ways)
+{
+	static kmm_paddr_t pages[1000];
+	uint64_t seed = 1;
+	kmm_vaddr_t va, v;
+	kmm_paddr_t pa;
+	struct kmm_region_info info;
+	struct snapshot before;
+
+	/* Every other frame, shuffled: no two pages join. */
+	for (int i = 0; i < 1000; i++)
+		pages[i] = 0x80000000ull + 2 * PG * i;
+	for (int i = 999; i > 0; i--) {
+		int j;
+		kmm_paddr_t t;
+
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		j = (int)((seed >> 33) % (uint64_t)(i + 1));
+		t = pages[i];
+		pages[i] = pages[j];
+		pages[j] = t;
+	}
+	snap(&before);
+	cr_assert_eq(kmm_vmap(&fk->as, pages, 1000, KMM_ATTR_RW_DATA, 3, &va),
+		     0);
+	cr_assert_eq(kmm_region_find(&fk->as, va, &info), 0);
+	cr_expect_eq(info.nr_runs, 1000);
+	cr_expect_eq(regions.nr_runs, 1000);
+	for (int i = 0; i < 1000; i++) {
+		cr_assert_eq(kmm_virt_to_phys(&fk->as, va + i * PG + 1, &pa),
+			     0);
+		cr_assert_eq(pa, pages[i] + 1);
+		cr_assert_eq(kmm_phys_to_virt(&fk->as, pages[i] + 2, &v), 0);
+		cr_assert_eq(v, va + i * PG + 2);
+		cr_assert_eq(kmm_phys_to_virt(&fk->as, pages[i] + PG, &v),
+			     KMM_ENOENT);
+	}
+	cr_assert_eq(kmm_vunmap(&fk->as, va, 3), 0);
+	expect_unchanged(&before);
+	cr_expect_eq(regions.nr_pa_nodes, 0);
+	cr_expect_eq(kmm_phys_to_virt(&fk->as, pages[0], &v), KMM_ENOENT);
+}
+
+Test(region, phys_to_virt_of_an_alias_returns_the_youngest_highest_run)
+{
+	kmm_paddr_t a[] = { 0x50000000, 0x50001000, 0x50002000 };
+	kmm_paddr_t b[] = { 0x50001000 }; /* inside a's run, later start */
+	kmm_paddr_t c[] = { 0x50000000, 0x50001000, 0x50002000 }; /* same */
+	kmm_vaddr_t va, vb, vc, v;
+
+	cr_assert_eq(kmm_vmap(&fk->as, a, 3, KMM_ATTR_RW_DATA, 1, &va), 0);
+	cr_assert_eq(kmm_vmap(&fk->as, b, 1, KMM_ATTR_RW_DATA, 2, &vb), 0);
+	cr_assert_eq(kmm_phys_to_virt(&fk->as, 0x50001004, &v), 0);
+	cr_expect_eq(v, vb + 4, "the run with the higher first PA wins");
+	cr_assert_eq(kmm_phys_to_virt(&fk->as, 0x50000004, &v), 0);
+	cr_expect_eq(v, va + 4);
+	cr_assert_eq(kmm_phys_to_virt(&fk->as, 0x50002004, &v), 0);
+	cr_expect_eq(v, va + 2 * PG + 4, "b does not cover it");
+
+	cr_assert_eq(kmm_vmap(&fk->as, c, 3, KMM_ATTR_RW_DATA, 3, &vc), 0);
+	cr_assert_eq(kmm_phys_to_virt(&fk->as, 0x50000004, &v), 0);
+	cr_expect_eq(v, vc + 4, "equal first PA: the youngest wins");
+	cr_assert_eq(kmm_phys_to_virt(&fk->as, 0x50001004, &v), 0);
+	cr_expect_eq(v, vb + 4);
+
+	cr_assert_eq(kmm_phys_to_virt_owner(&fk->as, 0x50001004, 1, &v), 0);
+	cr_expect_eq(v, va + PG + 4);
+	cr_assert_eq(kmm_phys_to_virt_owner(&fk->as, 0x50001004, 3, &v), 0);
+	cr_expect_eq(v, vc + PG + 4);
+	cr_expect_eq(kmm_phys_to_virt_owner(&fk->as, 0x50001004, 4, &v),
+		     KMM_ENOENT);
+	cr_expect_eq(kmm_phys_to_virt_owner(&fk->as, 0x50002004, 2, &v),
+		     KMM_ENOENT);
+	cr_expect_eq(kmm_phys_to_virt_owner(&fk->as, 0, KMM_CONFIG_MAX_OWNERS,
+					    &v),
+		     KMM_EINVAL);
+
+	cr_assert_eq(kmm_vunmap(&fk->as, vb, 2), 0);
+	cr_assert_eq(kmm_vunmap(&fk->as, vc, 3), 0);
+	cr_assert_eq(kmm_phys_to_virt(&fk->as, 0x50001004, &v), 0);
+	cr_expect_eq(v, va + PG + 4);
+}
+
+Test(region, failed_vmap_in_the_middle_of_mapping_leaves_nothing_behind)
+{
+	kmm_paddr_t pages[5] = { 0x10000, 0x30000, 0x50000, 0x70000, 0x90000 };
+	struct snapshot before;
+	kmm_vaddr_t va = 0xdead, v;
+
+	snap(&before);
+	fk->fail_after = 3; /* runs 0-2 map, run 3 fails */
+	cr_expect_eq(kmm_vmap(&fk->as, pages, 5, KMM_ATTR_RW_DATA, 0, &va),
+		     KMM_ENOMEM);
+	cr_expect_eq(va, 0xdead, "out value untouched on error");
+	cr_expect_eq(fk->map_calls, 4);
+	expect_unchanged(&before);
+	for (int i = 0; i < 5; i++)
+		cr_expect_eq(kmm_phys_to_virt(&fk->as, pages[i], &v),
+			     KMM_ENOENT);
+	/* The same call succeeds once the backend does. */
+	fk->fail_after = -1;
+	cr_expect_eq(kmm_vmap(&fk->as, pages, 5, KMM_ATTR_RW_DATA, 0, &va), 0);
+}
+
+Test(region, vmap_rejects_bad_input_and_changes_nothing)
+{
+	kmm_paddr_t ok[2] = { 0x10000, 0x20000 }, bad[2] = { 0x10000, 0x20010 };
+	kmm_paddr_t wrap[2] = { 0xfffffffffffff000ull, 0 };
+	struct snapshot before;
+	kmm_vaddr_t va;
+
+	snap(&before);
+	cr_expect_eq(kmm_vmap(&fk->as, ok, 0, KMM_ATTR_RW_DATA, 0, &va),
+		     KMM_EINVAL);
+	cr_expect_eq(kmm_vmap(&fk->as, NULL, 2, KMM_ATTR_RW_DATA, 0, &va),
+		     KMM_EINVAL);
+	cr_expect_eq(kmm_vmap(&fk->as, ok, 2, KMM_ATTR_RW_DATA, 0, NULL),
+		     KMM_EINVAL);
+	cr_expect_eq(kmm_vmap(NULL, ok, 2, KMM_ATTR_RW_DATA, 0, &va),
+		     KMM_EINVAL);
+	cr_expect_eq(kmm_vmap(&fk->as, ok, 2, KMM_ATTR_RW_DATA,
+			      KMM_CONFIG_MAX_OWNERS, &va),
+		     KMM_EINVAL);
+	cr_expect_eq(kmm_vmap(&fk->as, ok, 2, KMM_ATTR_W, 0, &va), KMM_EINVAL);
+	cr_expect_eq(kmm_vmap(&fk->as, ok, 2, KMM_ATTR_RW_DATA | KMM_ATTR_X, 0,
+			      &va),
+		     KMM_EPERM);
+	cr_expect_eq(kmm_vmap(&fk->as, bad, 2, KMM_ATTR_RW_DATA, 0, &va),
+		     KMM_EALIGN);
+	cr_expect_eq(kmm_vmap(&fk->as, wrap, 1, KMM_ATTR_RW_DATA, 0, &va), 0,
+		     "the last page of the PA space is a valid page");
+	cr_expect_eq(kmm_vunmap(&fk->as, va, 0), 0);
+	cr_expect_eq(kmm_vmap(&fk->as, ok, SIZE_MAX, KMM_ATTR_RW_DATA, 0, &va),
+		     KMM_ERANGE);
+	cr_expect_eq(fk->map_calls, 1);
+	expect_unchanged(&before);
+}
+
+Test(region, ioremap_maps_one_device_range_and_checks_it)
+{
+	struct kmm_region_info info;
+	struct snapshot before;
+	kmm_vaddr_t va, v;
+	kmm_paddr_t pa;
+
+	snap(&before);
+	cr_expect_eq(kmm_ioremap(&fk->as, 0x9000000, 0, KMM_ATTR_RW_DEVICE, 0,
+				 &va),
+		     KMM_EINVAL);
+	cr_expect_eq(kmm_ioremap(&fk->as, 0x9000100, PG, KMM_ATTR_RW_DEVICE, 0,
+				 &va),
+		     KMM_EALIGN);
+	cr_expect_eq(kmm_ioremap(&fk->as, 0x9000000, 100, KMM_ATTR_RW_DEVICE, 0,
+				 &va),
+		     KMM_EALIGN);
+	cr_expect_eq(kmm_ioremap(&fk->as, 0xfffffffffffff000ull, 2 * PG,
+				 KMM_ATTR_RW_DEVICE, 0, &va),
+		     KMM_ERANGE);
+	expect_unchanged(&before);
+	cr_assert_eq(kmm_ioremap(&fk->as, 0x9000000, 4 * PG, KMM_ATTR_RW_DEVICE,
+				 5, &va),
+		     0);
+	cr_assert_eq(kmm_region_find(&fk->as, va + 3 * PG, &info), 0);
+	cr_expect_eq(info.kind, KMM_REGION_IOREMAP);
+	cr_expect_eq(info.nr_runs, 1);
+	cr_expect_eq(info.owner, 5);
+	cr_expect_eq(info.attr, KMM_ATTR_RW_DEVICE);
+	cr_assert_eq(kmm_phys_to_virt(&fk->as, 0x9003ffc, &v), 0);
+	cr_expect_eq(v, va + 0x3ffc);
+	cr_assert_eq(kmm_virt_to_phys(&fk->as, va + 0x2000, &pa), 0);
+	cr_expect_eq(pa, 0x9002000);
+}
+
+Test(region, shm_register_maps_non_secure_read_write_memory)
+{
+	kmm_paddr_t pages[] = { 0x88000000, 0x88005000 };
+	struct kmm_region_info info;
+	kmm_vaddr_t va;
+
+	cr_assert_eq(kmm_shm_register(&fk->as, pages, 2, 7, &va), 0);
+	cr_assert_eq(kmm_region_find(&fk->as, va, &info), 0);
+	cr_expect_eq(info.kind, KMM_REGION_SHM);
+	cr_expect_eq(info.attr, KMM_ATTR_RW_DATA | KMM_ATTR_NS);
+	cr_expect_eq(info.owner, 7);
+	cr_expect_eq(kmm_shm_register(&fk->as, pages, 0, 7, &va), KMM_EINVAL);
+}
+
+Test(region, vunmap_checks_start_and_owner_and_never_allocates)
+{
+	kmm_paddr_t pages[] = { 0x10000, 0x20000, 0x30000 };
+	struct snapshot before, mapped;
+	kmm_vaddr_t va, v;
+	size_t free_before;
+
+	snap(&before);
+	cr_assert_eq(kmm_vmap(&fk->as, pages, 3, KMM_ATTR_RW_DATA, 4, &va), 0);
+	snap(&mapped);
+	cr_expect_eq(kmm_vunmap(&fk->as, va + PG, 4), KMM_ENOENT);
+	cr_expect_eq(kmm_vunmap(&fk->as, va + 64 * PG, 4), KMM_ENOENT);
+	cr_expect_eq(kmm_vunmap(&fk->as, va, 5), KMM_EPERM);
+	cr_expect_eq(kmm_vunmap(&fk->as, va, KMM_CONFIG_MAX_OWNERS),
+		     KMM_EINVAL);
+	cr_expect_eq(kmm_vunmap(NULL, va, 4), KMM_EINVAL);
+	expect_unchanged(&mapped);
+	free_before = kmm_slab_available(&slab);
+	slab.free_list = NULL; /* nothing to take: vunmap must not need it */
+	slab.available = 0;
+	cr_assert_eq(kmm_vunmap(&fk->as, va, 4), 0);
+	cr_expect_eq(kmm_slab_available(&slab) + free_before, before.slab_free);
+	cr_expect_eq(kmm_vunmap(&fk->as, va, 4), KMM_ENOENT);
+	cr_expect_eq(kmm_phys_to_virt(&fk->as, 0x20000, &v), KMM_ENOENT);
+	cr_expect_eq(fk->mapped, 0);
+}
+
+Test(region, vmap_without_metadata_objects_fails_with_enomem_cleanly)
+{
+	kmm_paddr_t pages[] = { 0x10000, 0x20000 };
+	struct snapshot before;
+	kmm_vaddr_t va;
+	size_t avail = slab.available;
+	struct kmm_slab_free *list = slab.free_list;
+
+	snap(&before);
+	slab.free_list = NULL;
+	slab.available = 0;
+	cr_expect_eq(kmm_vmap(&fk->as, pages, 2, KMM_ATTR_RW_DATA, 0, &va),
+		     KMM_ENOMEM);
+	slab.free_list = list;
+	slab.available = avail;
+	expect_unchanged(&before);
+	cr_expect_eq(fk->map_calls, 0);
+}
+
+Test(region, region_quota_limits_the_count_per_owner)
+{
+	kmm_paddr_t p = 0x10000;
+	kmm_vaddr_t va[3], v;
+
+	cr_assert_eq(kmm_regions_set_quota(&fk->as, 6, 2), 0);
+	cr_expect_eq(kmm_regions_set_quota(&fk->as, KMM_CONFIG_MAX_OWNERS, 2),
+		     KMM_EINVAL);
+	cr_assert_eq(kmm_vmap(&fk->as, &p, 1, KMM_ATTR_RW_DATA, 6, &va[0]), 0);
+	cr_assert_eq(kmm_vmap(&fk->as, &p, 1, KMM_ATTR_RW_DATA, 6, &va[1]), 0);
+	cr_expect_eq(kmm_vmap(&fk->as, &p, 1, KMM_ATTR_RW_DATA, 6, &va[2]),
+		     KMM_EQUOTA);
+	cr_expect_eq(kmm_vmap(&fk->as, &p, 1, KMM_ATTR_RW_DATA, 8, &va[2]), 0,
+		     "other owners are not limited");
+	cr_assert_eq(kmm_vunmap(&fk->as, va[0], 6), 0);
+	cr_expect_eq(kmm_vmap(&fk->as, &p, 1, KMM_ATTR_RW_DATA, 6, &v), 0);
+}
+
+Test(region, free_all_removes_exactly_the_owners_regions)
+{
+	kmm_paddr_t p[6] = { 0x10000, 0x20000, 0x30000,
+			     0x40000, 0x50000, 0x60000 };
+	kmm_vaddr_t va[6], v;
+	kmm_paddr_t pa;
+
+	for (int i = 0; i < 6; i++)
+		cr_assert_eq(kmm_vmap(&fk->as, &p[i], 1, KMM_ATTR_RW_DATA,
+				      (kmm_owner_t)(i % 2 + 1), &va[i]),
+			     0);
+	cr_expect_eq(kmm_region_free_all(&fk->as, 1), 3);
+	cr_expect_eq(kmm_region_free_all(&fk->as, 1), 0);
+	cr_expect_eq(kmm_region_free_all(&fk->as, KMM_CONFIG_MAX_OWNERS),
+		     KMM_EINVAL);
+	for (int i = 0; i < 6; i++) {
+		int want = i % 2 ? 0 : KMM_ENOENT;
+
+		cr_expect_eq(kmm_virt_to_phys(&fk->as, va[i], &pa), want);
+		cr_expect_eq(kmm_phys_to_virt(&fk->as, p[i], &v), want);
+	}
+	cr_expect_eq(regions.owners[1].count, 0);
+	cr_expect_eq(regions.owners[2].count, 3);
+	cr_expect_eq(fk->mapped, 3);
+}
+
+Test(region, cursor_follows_a_buffer_and_notices_a_vunmap)
+{
+	kmm_paddr_t pages[] = { 0xa000, 0xb000, 0x3000, 0x4000, 0x70000 };
+	struct kmm_p2v_cursor cur;
+	kmm_vaddr_t va, v;
+
+	cr_assert_eq(kmm_vmap(&fk->as, pages, 5, KMM_ATTR_RW_DATA, 0, &va), 0);
+	kmm_p2v_cursor_init(&cur);
+	for (int round = 0; round < 2; round++)
+		for (int i = 0; i < 5; i++) {
+			cr_assert_eq(kmm_phys_to_virt_cursor(&fk->as, &cur,
+							     pages[i] + 8, &v),
+				     0);
+			cr_expect_eq(v, va + i * PG + 8);
+		}
+	cr_expect_eq(kmm_phys_to_virt_cursor(&fk->as, &cur, 0x5000, &v),
+		     KMM_ENOENT);
+	cr_expect_eq(kmm_phys_to_virt_cursor(&fk->as, NULL, 0x3000, &v),
+		     KMM_EINVAL);
+	cr_assert_eq(kmm_phys_to_virt_cursor(&fk->as, &cur, 0x3000, &v), 0);
+	cr_assert_eq(kmm_vunmap(&fk->as, va, 0), 0);
+	cr_expect_eq(kmm_phys_to_virt_cursor(&fk->as, &cur, 0x3000, &v),
+		     KMM_ENOENT, "a stale cursor is never trusted");
+}
+
+Test(region, lookups_reject_null_arguments)
+{
+	struct kmm_region_info info;
+	kmm_vaddr_t v;
+	kmm_paddr_t pa;
+	struct kmm_as bare = { .ops = &fake_ops };
+
+	cr_expect_eq(kmm_region_find(&fk->as, VA_BASE, NULL), KMM_EINVAL);
+	cr_expect_eq(kmm_region_find(NULL, VA_BASE, &info), KMM_EINVAL);
+	cr_expect_eq(kmm_virt_to_phys(&fk->as, VA_BASE, NULL), KMM_EINVAL);
+	cr_expect_eq(kmm_phys_to_virt(&fk->as, 0, NULL), KMM_EINVAL);
+	cr_expect_eq(kmm_phys_to_virt(&bare, 0, &v), KMM_EINVAL);
+	cr_expect_eq(kmm_virt_to_phys(&bare, 0, &pa), KMM_EINVAL);
+	cr_expect_eq(kmm_region_find(&fk->as, VA_BASE, &info), KMM_ENOENT);
+	cr_expect_eq(kmm_phys_to_virt(&fk->as, 0, &v), KMM_ENOENT);
+}
+
+Test(region, init_refuses_bad_configuration)
+{
+	struct kmm_regions other;
+	struct kmm_slab small;
+	struct kmm_vaspace_config vcfg = { .granule = PG,
+					   .nodes = &vs_slab,
+					   .port = &host.port };
+	struct kmm_vaspace locked_vs;
+
+	cr_expect_eq(kmm_regions_init(&other, &fk->as, &vs, &slab), KMM_EEXIST);
+	fk->as.regions = NULL;
+	cr_expect_eq(kmm_regions_init(NULL, &fk->as, &vs, &slab), KMM_EINVAL);
+	cr_expect_eq(kmm_regions_init(&other, &fk->as, NULL, &slab),
+		     KMM_EINVAL);
+	kmm_slab_init(&small, 64, 64);
+	cr_expect_eq(kmm_regions_init(&other, &fk->as, &vs, &small),
+		     KMM_EINVAL);
+	cr_assert_eq(kmm_vaspace_init(&locked_vs, &vcfg), 0);
+	cr_expect_eq(kmm_regions_init(&other, &fk->as, &locked_vs, &slab),
+		     KMM_EINVAL, "the vaspace must not take the lock itself");
+	fk->as.regions = &regions;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Identity backend (PMSA semantics)                                      */
+/* ---------------------------------------------------------------------- */
+
+Test(region_identity, vmap_of_contiguous_pages_returns_va_equal_to_pa)
+{
+	kmm_paddr_t pages[] = { 0x200000, 0x201000, 0x202000 };
+	kmm_vaddr_t va, v;
+	kmm_paddr_t pa;
+
+	cr_assert_eq(kmm_vmap(&fk->as, pages, 3, KMM_ATTR_RW_DATA, 0, &va), 0);
+	cr_expect_eq(va, 0x200000);
+	cr_assert_eq(kmm_phys_to_virt(&fk->as, 0x201234, &v), 0);
+	cr_expect_eq(v, 0x201234);
+	cr_assert_eq(kmm_virt_to_phys(&fk->as, 0x202fff, &pa), 0);
+	cr_expect_eq(pa, 0x202fff);
+	cr_expect_eq(kmm_vmap(&fk->as, pages, 1, KMM_ATTR_RW_DATA, 0, &va),
+		     KMM_EEXIST, "the PA range is claimed already");
+}
+
+Test(region_identity, scattered_vmap_is_not_supported_and_changes_nothing)
+{
+	kmm_paddr_t pages[] = { 0x200000, 0x300000 };
+	struct snapshot before;
+	kmm_vaddr_t va;
+
+	snap(&before);
+	cr_expect_eq(kmm_vmap(&fk->as, pages, 2, KMM_ATTR_RW_DATA, 0, &va),
+		     KMM_ENOTSUP);
+	expect_unchanged(&before);
+}
+
+Test(region_identity, ioremap_returns_the_physical_address)
+{
+	kmm_vaddr_t va;
+
+	cr_assert_eq(kmm_ioremap(&fk->as, 0x9000000, 2 * PG, KMM_ATTR_RW_DEVICE,
+				 0, &va),
+		     0);
+	cr_expect_eq(va, 0x9000000);
+	cr_assert_eq(kmm_vunmap(&fk->as, va, 0), 0);
+	cr_expect_eq(fk->mapped, 0);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Randomized test against a reference list of regions                    */
+/* ---------------------------------------------------------------------- */
+
+#define POOL_FRAMES 2048 /* small PA pool: runs overlap often */
+#define MAX_LIVE 160
+#define MAX_PAGES 48
+
+struct ref_region {
+	kmm_vaddr_t va;
+	kmm_owner_t owner;
+	size_t n;
+	kmm_paddr_t pages[MAX_PAGES];
+	uint64_t seq; /* creation order */
+};
+
+struct ref {
+	struct ref_region live[MAX_LIVE];
+	size_t nr_live;
+	kmm_vaddr_t freed[256]; /* VAs of removed regions */
+	size_t nr_freed;
+	uint64_t seq;
+};
+
+static uint64_t rnd(uint64_t *s)
+{
+	*s = *s * 6364136223846793005ull + 1442695040888963407ull;
+	return *s >> 33;
+}
+
+/* The best run seen so far for one frame and one owner filter. */
+struct ref_best {
+	bool found;
+	kmm_paddr_t first;
+	uint64_t order;
+	kmm_vaddr_t va_of_first;
+};
+
+#define FILTERS 4 /* any owner, owner 0, 1, 2 */
+static struct ref_best best[FILTERS][POOL_FRAMES];
+
+static void ref_offer(struct ref_best *b, kmm_paddr_t first, uint64_t order,
+		      kmm_vaddr_t va_of_first)
+{
+	if (!b->found || first > b->first ||
+	    (first == b->first && order > b->order)) {
+		b->found = true;
+		b->first = first;
+		b->order = order;
+		b->va_of_first = va_of_first;
+	}
+}
+
+/*
+ * The expected answers under the alias rule: for each frame, over all runs
+ * that contain it, the highest first PA, then the youngest (later region,
+ * or later run of the same region). Returns the number of runs.
+ */
+static size_t ref_expect(const struct ref *m)
+{
+	size_t runs = 0;
+
+	memset(best, 0, sizeof(best));
+	for (size_t r = 0; r < m->nr_live; r++) {
+		const struct ref_region *rg = &m->live[r];
+		size_t i = 0;
+
+		while (i < rg->n) {
+			size_t k = i + 1;
+			kmm_paddr_t first = rg->pages[i];
+			uint64_t order = rg->seq * 1000 + i;
+
+			while (k < rg->n &&
+			       rg->pages[k] == rg->pages[k - 1] + PG)
+				k++;
+			for (size_t j = i; j < k; j++) {
+				size_t f = (rg->pages[j] - 0x1000000) / PG;
+
+				ref_offer(&best[0][f], first, order,
+					  rg->va + i * PG);
+				ref_offer(&best[1 + rg->owner][f], first, order,
+					  rg->va + i * PG);
+			}
+			runs++;
+			i = k;
+		}
+	}
+	return runs;
+}
+
+static size_t chunks_of(size_t runs)
+{
+	if (runs <= KMM_REGION_INLINE_RUNS)
+		return 0;
+	return (runs - KMM_REGION_INLINE_RUNS + KMM_REGION_CHUNK_RUNS - 1) /
+	       KMM_REGION_CHUNK_RUNS;
+}
+
+static void ref_check(const struct ref *m)
+{
+	size_t runs = ref_expect(m), objs = 0, pages = 0;
+	kmm_vaddr_t v;
+	kmm_paddr_t pa;
+
+	for (size_t f = 0; f < POOL_FRAMES + 2; f++) {
+		kmm_paddr_t p = 0x1000000 + f * PG + (f * 8 % PG);
+
+		for (int flt = 0; flt < FILTERS; flt++) {
+			const struct ref_best *b =
+				f < POOL_FRAMES ? &best[flt][f] : NULL;
+			int ret = flt == 0 ?
+					  kmm_phys_to_virt(&fk->as, p, &v) :
+					  kmm_phys_to_virt_owner(
+						  &fk->as, p,
+						  (kmm_owner_t)(flt - 1), &v);
+
+			cr_assert_eq(ret, b && b->found ? 0 : KMM_ENOENT,
+				     "pa %#llx filter %d",
+				     (unsigned long long)p, flt);
+			if (b && b->found)
+				cr_assert_eq(v, b->va_of_first + (p - b->first),
+					     "pa %#llx filter %d",
+					     (unsigned long long)p, flt);
+		}
+	}
+	for (size_t r = 0; r < m->nr_live; r++) {
+		const struct ref_region *rg = &m->live[r];
+		size_t nr = 0;
+
+		for (size_t i = 0; i < rg->n; i++) {
+			cr_assert_eq(kmm_virt_to_phys(&fk->as,
+						      rg->va + i * PG + 5, &pa),
+				     0);
+			cr_assert_eq(pa, rg->pages[i] + 5);
+			nr += i == 0 || rg->pages[i] != rg->pages[i - 1] + PG;
+		}
+		objs += 1 + chunks_of(nr);
+		pages += rg->n;
+	}
+	for (size_t k = 0; k < m->nr_freed; k++) {
+		bool live = false;
+
+		for (size_t r = 0; r < m->nr_live; r++)
+			live |= m->freed[k] - m->live[r].va < m->live[r].n * PG;
+		if (!live)
+			cr_assert_eq(kmm_virt_to_phys(&fk->as, m->freed[k],
+						      &pa),
+				     KMM_ENOENT);
+	}
+	cr_assert_eq(regions.nr_regions, m->nr_live);
+	cr_assert_eq(regions.nr_runs, runs);
+	cr_assert_eq(fk->mapped, pages);
+	cr_assert_eq(kmm_slab_available(&slab) + regions.nr_pa_nodes + objs,
+		     NR_OBJS, "no object leaks");
+}
+
+static void ref_forget(struct ref *m, size_t r)
+{
+	m->freed[m->nr_freed++ % 256] = m->live[r].va;
+	if (m->nr_freed > 256)
+		m->nr_freed = 256;
+	m->live[r] = m->live[--m->nr_live];
+}
+
+Test(region, random_operations_match_a_reference_list_of_regions)
+{
+	static struct ref m;
+	uint64_t s = 20240611;
+	int ops = getenv("KMM_TEST_UNDER_VALGRIND") ? 150 : 1500;
+	unsigned int height = 0;
+
+	memset(&m, 0, sizeof(m));
+	for (int op = 0; op < ops; op++) {
+		uint64_t what = rnd(&s) % 100;
+
+		if (m.nr_live < MAX_LIVE && (what < 60 || m.nr_live == 0)) {
+			struct ref_region *rg = &m.live[m.nr_live];
+			kmm_paddr_t next = 0;
+
+			rg->n = 1 + rnd(&s) % MAX_PAGES;
+			rg->owner = (kmm_owner_t)(rnd(&s) % 3);
+			for (size_t i = 0; i < rg->n; i++) {
+				/* Runs of 1-4 pages at random frames. */
+				if (i == 0 || rnd(&s) % 4 == 0)
+					next = 0x1000000 +
+					       (rnd(&s) % POOL_FRAMES) * PG;
+				rg->pages[i] = next;
+				next += PG;
+				if (next >= 0x1000000 + POOL_FRAMES * PG)
+					next = 0x1000000;
+			}
+			if (rnd(&s) % 10 == 0)
+				fk->fail_after = (int)(rnd(&s) % 4);
+			if (kmm_vmap(&fk->as, rg->pages, rg->n,
+				     KMM_ATTR_RW_DATA, rg->owner,
+				     &rg->va) == 0) {
+				rg->seq = ++m.seq;
+				m.nr_live++;
+			}
+			fk->fail_after = -1;
+		} else if (what < 97 && m.nr_live > 0) {
+			size_t r = rnd(&s) % m.nr_live;
+
+			cr_assert_eq(kmm_vunmap(&fk->as, m.live[r].va,
+						m.live[r].owner),
+				     0);
+			ref_forget(&m, r);
+		} else {
+			kmm_owner_t o = (kmm_owner_t)(rnd(&s) % 3);
+			int n = 0;
+
+			for (size_t r = 0; r < m.nr_live;)
+				if (m.live[r].owner == o) {
+					ref_forget(&m, r);
+					n++;
+				} else {
+					r++;
+				}
+			cr_assert_eq(kmm_region_free_all(&fk->as, o), n);
+		}
+		ref_check(&m);
+		if (regions.pa_height > height)
+			height = regions.pa_height;
+	}
+	cr_expect_geq(height, ops > 150 ? 3u : 2u,
+		      "the PA index grew several levels");
+	cr_assert_eq(kmm_region_free_all(&fk->as, 0) +
+			     kmm_region_free_all(&fk->as, 1) +
+			     kmm_region_free_all(&fk->as, 2),
+		     (int)m.nr_live);
+	cr_expect_eq(regions.nr_pa_nodes, 0);
+	cr_expect_eq(kmm_slab_available(&slab), NR_OBJS);
+	cr_expect_eq(fk->mapped, 0);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The real PMSA (MPU) backend: identity only                             */
+/* ---------------------------------------------------------------------- */
+
+#if KMM_CONFIG_BACKEND_PMSA
+#include "kmm/pmsa.h"
+
+static struct kmm_pmsa *mpu;
+
+static void setup_pmsa(void)
+{
+	struct kmm_pmsa_config cfg = { .hyp_slots = 4,
+				       .guest_first = 4,
+				       .guest_slots = 4,
+				       .shared_mpu = true };
+	struct kmm_vaspace_config vcfg = { .granule = PG, .identity = true };
+	size_t vs_bytes = 256 * sizeof(struct kmm_vaspace_node);
+
+	cr_assert_eq(kmm_host_init(&host, 0, 0, 1 << 12), 0);
+	host.log_enabled = false;
+	mpu = calloc(1, sizeof(*mpu));
+	cr_assert_eq(kmm_pmsa_init(mpu, &host.port, &cfg), 0);
+	vs_mem = malloc(vs_bytes);
+	obj_mem = aligned_alloc(KMM_REGION_NODE_ALIGN,
+				(size_t)64 * KMM_REGION_NODE_SIZE);
+	kmm_slab_init(&vs_slab, sizeof(struct kmm_vaspace_node),
+		      _Alignof(struct kmm_vaspace_node));
+	kmm_slab_add_memory(&vs_slab, vs_mem, vs_bytes);
+	vcfg.nodes = &vs_slab;
+	cr_assert_eq(kmm_vaspace_init(&vs, &vcfg), 0);
+	cr_assert_eq(kmm_vaspace_add_window(&vs, 0, 1ull << 32), 0);
+	kmm_slab_init(&slab, KMM_REGION_NODE_SIZE, KMM_REGION_NODE_ALIGN);
+	kmm_slab_add_memory(&slab, obj_mem, (size_t)64 * KMM_REGION_NODE_SIZE);
+	cr_assert_eq(kmm_regions_init(&regions, &mpu->as, &vs, &slab), 0);
+}
+
+static void teardown_pmsa(void)
+{
+	free(mpu);
+	free(vs_mem);
+	free(obj_mem);
+	kmm_host_fini(&host);
+}
+
+TestSuite(region_pmsa, .init = setup_pmsa, .fini = teardown_pmsa);
+
+Test(region_pmsa, vmap_maps_contiguous_pages_at_their_physical_address)
+{
+	kmm_paddr_t pages[] = { 0x40000000, 0x40001000, 0x40002000 };
+	kmm_vaddr_t va, v;
+	kmm_paddr_t pa;
+	kmm_attr_t attr;
+
+	cr_assert_eq(kmm_vmap(&mpu->as, pages, 3, KMM_ATTR_RW_DATA, 0, &va), 0);
+	cr_expect_eq(va, 0x40000000);
+	cr_assert_eq(kmm_query(&mpu->as, 0x40002ff0, &pa, &attr, NULL), 0);
+	cr_expect_eq(pa, 0x40002ff0);
+	cr_expect_eq(attr, KMM_ATTR_RW_DATA);
+	cr_assert_eq(kmm_phys_to_virt(&mpu->as, 0x40001008, &v), 0);
+	cr_expect_eq(v, 0x40001008);
+	cr_assert_eq(kmm_vunmap(&mpu->as, va, 0), 0);
+	cr_expect_eq(kmm_query(&mpu->as, 0x40000000, &pa, NULL, NULL),
+		     KMM_ENOENT);
+	cr_expect_eq(kmm_phys_to_virt(&mpu->as, 0x40001008, &v), KMM_ENOENT);
+}
+
+Test(region_pmsa, scattered_vmap_is_enotsup_and_maps_nothing)
+{
+	kmm_paddr_t pages[] = { 0x40000000, 0x40002000 };
+	size_t avail = kmm_slab_available(&slab);
+	kmm_vaddr_t va;
+	kmm_paddr_t pa;
+
+	cr_expect_eq(kmm_vmap(&mpu->as, pages, 2, KMM_ATTR_RW_DATA, 0, &va),
+		     KMM_ENOTSUP);
+	cr_expect_eq(kmm_query(&mpu->as, 0x40000000, &pa, NULL, NULL),
+		     KMM_ENOENT);
+	cr_expect_eq(kmm_slab_available(&slab), avail);
+	cr_expect_eq(kmm_vaspace_find(&vs, 0x40000000, NULL, NULL, NULL),
+		     KMM_ENOENT);
+}
+
+Test(region_pmsa, ioremap_returns_the_physical_address_with_device_type)
+{
+	kmm_vaddr_t va;
+	kmm_attr_t attr;
+
+	cr_assert_eq(kmm_ioremap(&mpu->as, 0x9000000, 0x10000,
+				 KMM_ATTR_RW_DEVICE, 0, &va),
+		     0);
+	cr_expect_eq(va, 0x9000000);
+	cr_assert_eq(kmm_query(&mpu->as, 0x900fffc, NULL, &attr, NULL), 0);
+	cr_expect_eq(attr, KMM_ATTR_RW_DEVICE);
+	cr_expect_eq(kmm_ioremap(&mpu->as, 0x9008000, 0x1000,
+				 KMM_ATTR_RW_DEVICE, 0, &va),
+		     KMM_EEXIST, "the range is claimed by the first region");
+}
+
+Test(region_pmsa, running_out_of_mpu_slots_leaves_nothing_behind)
+{
+	kmm_vaddr_t va[5], v;
+	kmm_paddr_t pa;
+	size_t avail;
+	int i, ret = 0;
+
+	/* Ranges apart from each other: one slot each, 4 slots. */
+	for (i = 0; i < 5; i++) {
+		avail = kmm_slab_available(&slab);
+		ret = kmm_ioremap(&mpu->as,
+				  0x10000000ull * (kmm_paddr_t)(i + 1), PG,
+				  KMM_ATTR_RW_DEVICE, 0, &va[i]);
+		if (ret)
+			break;
+	}
+	cr_assert_eq(i, 4, "four regions fit");
+	cr_expect_eq(ret, KMM_ENOSPC);
+	cr_expect_eq(kmm_slab_available(&slab), avail);
+	cr_expect_eq(regions.nr_regions, 4);
+	cr_expect_eq(kmm_vaspace_find(&vs, 0x50000000, NULL, NULL, NULL),
+		     KMM_ENOENT, "the claim was given back");
+	cr_expect_eq(kmm_query(&mpu->as, 0x50000000, &pa, NULL, NULL),
+		     KMM_ENOENT);
+	cr_expect_eq(kmm_phys_to_virt(&mpu->as, 0x50000000, &v), KMM_ENOENT);
+	cr_expect_eq(kmm_region_free_all(&mpu->as, 0), 4);
+	cr_expect_eq(kmm_ioremap(&mpu->as, 0x50000000, PG, KMM_ATTR_RW_DEVICE,
+				 0, &va[4]),
+		     0);
+}
+#endif /* KMM_CONFIG_BACKEND_PMSA */
