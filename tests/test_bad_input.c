@@ -82,7 +82,11 @@ static const struct kmm_smmu_caps caps = {
 
 static void *zalloc(size_t align, size_t size)
 {
-	void *p = aligned_alloc(align, size);
+	void *p;
+
+	/* C11: the size of aligned_alloc() is a multiple of the alignment. */
+	size = (size + align - 1) / align * align;
+	p = aligned_alloc(align, size);
 
 	cr_assert_not_null(p);
 	memset(p, 0, size);

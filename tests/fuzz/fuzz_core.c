@@ -76,7 +76,8 @@
 
 #define MAX_REGIONS 128u
 #define MAX_RUNS 40u
-#define R_OBJS 1024u
+#define R_OBJS 512u
+#define SLAB_MAX 1024u /* largest slab the digest walks */
 
 /* ------------------------------------------------------------------------
  * The model.
@@ -310,7 +311,7 @@ static void h64(struct hash *h, uint64_t v)
 static void hslab(struct hash *h, const struct kmm_slab *s, const void *mem,
 		  size_t nobj)
 {
-	uint8_t is_free[R_OBJS];
+	uint8_t is_free[SLAB_MAX];
 	const char *base = mem;
 
 	memset(is_free, 0, nobj);
@@ -392,7 +393,7 @@ static void digest_parts(struct world *w, uint64_t *d)
 static void hslab_canon(struct hash *h, const struct kmm_slab *s,
 			const void *mem, size_t nobj, bool contents)
 {
-	uint8_t is_free[R_OBJS];
+	uint8_t is_free[SLAB_MAX];
 	const char *base = mem;
 
 	memset(is_free, 0, nobj);
@@ -2452,8 +2453,11 @@ const char *fz_op_name(unsigned int k)
 
 static void *xalloc(size_t align, size_t size)
 {
-	void *p = aligned_alloc(align, size);
+	void *p;
 
+	/* C11: the size of aligned_alloc() is a multiple of the alignment. */
+	size = (size + align - 1) / align * align;
+	p = aligned_alloc(align, size);
 	if (p == NULL) {
 		perror("kmm fuzz");
 		abort();
