@@ -69,7 +69,8 @@ for step in $steps; do
 		mkdir -p build-fuzz/corpus
 		ASAN_OPTIONS=detect_leaks=1 \
 			build-fuzz/tests/fuzz/kmm-libfuzzer \
-			-max_total_time="${FUZZ_SECONDS:-60}" -print_final_stats=1 \
+			-max_total_time="${FUZZ_SECONDS:-60}" -max_len=2048 \
+			-print_final_stats=1 \
 			build-fuzz/corpus tests/fuzz/corpus 2>&1 | tail -15
 		;;
 	*)

@@ -139,7 +139,7 @@ int main(int argc, char **argv)
 		fz_run(buf, len, want, &st);
 		if (st.ops == before)
 			break;
-		if (seed % 500 == 0)
+		if (seed % 50 == 0)
 			fprintf(stderr, "seed %llu: %llu operations\n",
 				(unsigned long long)seed,
 				(unsigned long long)st.ops);
