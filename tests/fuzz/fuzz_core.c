@@ -1189,7 +1189,7 @@ static void op_v_unmap(struct world *w, struct rd *r)
 	refresh_tables(w);
 	v_check_range(w, va, size, 8);
 	/* A split must keep the neighbours of the range as they were. */
-	if (v_in(va, size)) {
+	if (!bad && v_in(va, size)) {
 		if (va > V_LO)
 			v_check_page(w, (unsigned int)((va - V_LO) / PG) - 1,
 				     0);
