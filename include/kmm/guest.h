@@ -77,6 +77,7 @@
 #define KMM_GUEST_H
 
 #include "kmm/as.h"
+#include "kmm/errors.h"
 #include "kmm/pages.h"
 #include "kmm/port.h"
 #include "kmm/types.h"
