@@ -45,7 +45,7 @@ build() { # name, meson options...
 	ninja -C "$dir" >>"$dir.log" 2>&1 || { cat "$dir.log"; exit 1; }
 }
 
-build core_vmsa -Dbackends=vmsa -Dfdt=disabled
+build core_vmsa -Dbackends=vmsa -Dsmmuv3=false -Dfdt=disabled
 build core_pmsa -Dbackends=pmsa -Dfdt=disabled
 build all -Dbackends=vmsa,pmsa -Dfdt=auto
 
