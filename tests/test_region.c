@@ -496,6 +496,7 @@ SHARED_TEST(vmap_of_1000_scattered_pages_resolves_every_page_both_ways)
 	kmm_paddr_t pa;
 	struct kmm_region_info info;
 	struct snapshot before;
+	struct kmm_p2v_cursor cur;
 
 	/* Every other frame, shuffled: no two pages join. */
 	for (int i = 0; i < 1000; i++)
@@ -523,6 +524,21 @@ SHARED_TEST(vmap_of_1000_scattered_pages_resolves_every_page_both_ways)
 		cr_assert_eq(kmm_phys_to_virt(space, pages[i] + PG, &v),
 			     KMM_ENOENT);
 	}
+	/* The cursor walks the 1000 runs (36 run chunks) in order. */
+	kmm_p2v_cursor_init(&cur);
+	for (int round = 0; round < 2; round++)
+		for (int i = 0; i < 1000; i++) {
+			cr_assert_eq(kmm_phys_to_virt_cursor(space, &cur,
+							     pages[i] + 3, &v),
+				     0);
+			cr_assert_eq(v, va + i * PG + 3, "page %d", i);
+			cr_assert_eq(kmm_phys_to_virt_cursor(space, &cur,
+							     pages[i] + PG - 1,
+							     &v),
+				     0);
+			cr_assert_eq(v, va + i * PG + PG - 1);
+		}
+	cr_expect_eq(cur.run, 999);
 	cr_assert_eq(kmm_vunmap(space, va, 3), 0);
 	expect_unchanged(&before);
 	cr_expect_eq(regions.nr_pa_nodes, 0);
@@ -1074,6 +1090,7 @@ static size_t chunks_of(size_t runs)
 static void ref_check(const struct ref *m)
 {
 	size_t runs = ref_expect(m), objs = 0, pages = 0;
+	struct kmm_p2v_cursor cur;
 	kmm_vaddr_t v;
 	kmm_paddr_t pa;
 
@@ -1114,6 +1131,17 @@ static void ref_check(const struct ref *m)
 		}
 		objs += 1 + chunks_of(nr);
 		pages += rg->n;
+		/* A cursor walk answers a VA that maps the page (aliases may
+		 * keep it in another region). */
+		kmm_p2v_cursor_init(&cur);
+		for (size_t i = 0; i < rg->n; i++) {
+			cr_assert_eq(kmm_phys_to_virt_cursor(space, &cur,
+							     rg->pages[i] + 17,
+							     &v),
+				     0);
+			cr_assert_eq(kmm_virt_to_phys(space, v, &pa), 0);
+			cr_assert_eq(pa, rg->pages[i] + 17);
+		}
 	}
 	for (size_t k = 0; k < m->nr_freed; k++) {
 		bool live = false;
