@@ -88,7 +88,7 @@ def main():
     plot(series(metrics, r"pages\.pair_ns\.span\.(\w+)"),
          os.path.join(outdir, "pages.png"),
          "page allocator order-0 alloc + free, half full",
-         "span (pages)", "ns per pair", stamp)
+         "span (bytes)", "ns per pair", stamp)
 
 
 if __name__ == "__main__":

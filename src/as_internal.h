@@ -23,4 +23,10 @@ int kmm_as_protect_locked(struct kmm_as *as, kmm_vaddr_t va, size_t size,
 int kmm_as_check_args(const struct kmm_as *as, kmm_vaddr_t va, kmm_paddr_t pa,
 		      size_t size, kmm_attr_t attr, bool check_pa);
 
+/*
+ * Checks that @attr is a valid attribute word and that it is not W+X
+ * unless the space allows it: the one place kmm refuses W+X.
+ */
+int kmm_as_check_attr(const struct kmm_as *as, kmm_attr_t attr);
+
 #endif /* KMM_AS_INTERNAL_H */

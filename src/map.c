@@ -30,7 +30,7 @@ static int check_range(const struct kmm_as *as, kmm_vaddr_t va, size_t size)
 	return KMM_OK;
 }
 
-static int check_attr(const struct kmm_as *as, kmm_attr_t attr)
+int kmm_as_check_attr(const struct kmm_as *as, kmm_attr_t attr)
 {
 	if (!kmm_attr_is_valid(attr))
 		return KMM_EINVAL;
@@ -52,7 +52,7 @@ int kmm_as_check_args(const struct kmm_as *as, kmm_vaddr_t va, kmm_paddr_t pa,
 		return ret;
 	if (check_pa && kmm_range_wraps(pa, size))
 		return KMM_ERANGE;
-	return check_attr(as, attr);
+	return kmm_as_check_attr(as, attr);
 }
 
 int kmm_as_map_locked(struct kmm_as *as, kmm_vaddr_t va, kmm_paddr_t pa,

@@ -51,19 +51,23 @@ static inline bool owner_ok(kmm_owner_t owner)
 /* The fit of a missing child. */
 static const struct kmm_vaspace_fit no_fit;
 
+static inline uint32_t max_u32(uint32_t a, uint32_t b)
+{
+	return a > b ? a : b;
+}
+
 static inline uint32_t max3_u32(uint32_t a, uint32_t b, uint32_t c)
 {
-	uint32_t m = a > b ? a : b;
-
-	return m > c ? m : c;
+	return max_u32(max_u32(a, b), c);
 }
 
 /*
  * The extent's own aligned room per class, in granules saturated at
- * UNITS_MAX. The room only shrinks as the alignment grows, so the loop
- * stops at the first class without room.
+ * UNITS_MAX, for the classes with room; returns how many those are. The
+ * room only shrinks as the alignment grows, so the classes with room come
+ * first and the loop stops at the first class without.
  */
-static void own_units(const vnode_t *n, uint32_t units[CLASSES])
+static unsigned int own_units(const vnode_t *n, uint32_t units[CLASSES])
 {
 	unsigned int shift = n->fit.granule_shift;
 	uint64_t last = node_last(n);
@@ -80,13 +84,13 @@ static void own_units(const vnode_t *n, uint32_t units[CLASSES])
 		room = (last - start + 1) >> shift;
 		units[j] = room > UNITS_MAX ? UNITS_MAX : (uint32_t)room;
 	}
-	for (; j < CLASSES; j++)
-		units[j] = 0;
+	return j;
 }
 
 /*
  * Recomputes the fit of @n from its extent and its children's fits, in
- * place; returns true when it changed.
+ * place; returns true when it changed. Only the classes where one of the
+ * three has room are computed: every class above is 0 in all of them.
  */
 static bool update_fit(vnode_t *n)
 {
@@ -98,18 +102,30 @@ static bool update_fit(vnode_t *n)
 	uint64_t max =
 		kmm_max_u64(n->size, kmm_max_u64(l->max_size, r->max_size));
 	uint32_t units[CLASSES];
-	uint32_t diff = 0;
+	unsigned int own = own_units(n, units);
+	unsigned int top = max3_u32(own, l->classes, r->classes);
+	uint32_t diff = max != f->max_size;
+	unsigned int j = 0;
 
-	own_units(n, units);
-	diff |= max != f->max_size;
 	f->max_size = max;
-	for (unsigned int j = 0; j < CLASSES; j++) {
+	for (; j < own; j++) {
 		uint32_t v = max3_u32(units[j], l->max_aligned[j],
 				      r->max_aligned[j]);
 
 		diff |= v ^ f->max_aligned[j];
 		f->max_aligned[j] = v;
 	}
+	for (; j < top; j++) {
+		uint32_t v = max_u32(l->max_aligned[j], r->max_aligned[j]);
+
+		diff |= v ^ f->max_aligned[j];
+		f->max_aligned[j] = v;
+	}
+	for (; j < f->classes; j++) {
+		diff |= f->max_aligned[j];
+		f->max_aligned[j] = 0;
+	}
+	f->classes = (uint8_t)top;
 	return diff != 0;
 }
 
@@ -168,7 +184,9 @@ static void link_by_base(struct kmm_rb_root *root, vnode_t *n)
 static void free_insert(struct kmm_vaspace *vs, vnode_t *n)
 {
 	link_by_base(&vs->free_tree, n);
-	n->fit.granule_shift = vs->granule_shift;
+	n->fit.granule_shift = (uint8_t)vs->granule_shift;
+	/* Unknown contents: have update_fit() clear every class. */
+	n->fit.classes = CLASSES;
 	update_fit(n);
 	kmm_rb_insert(&vs->free_tree, &n->rb, &fit_aug);
 }

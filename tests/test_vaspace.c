@@ -187,6 +187,12 @@ static int check_node(const struct kmm_rb_node *rb,
 		cr_assert_eq(n->fit.max_size, fit->max_size,
 			     "stale max_size at %llx",
 			     (unsigned long long)n->base);
+		cr_assert_leq(n->fit.classes, KMM_VASPACE_ALIGN_CLASSES);
+		for (int j = 0; j < KMM_VASPACE_ALIGN_CLASSES; j++)
+			cr_assert_eq(fit->max_aligned[j] != 0,
+				     j < n->fit.classes,
+				     "class count wrong at %llx",
+				     (unsigned long long)n->base);
 		cr_assert_arr_eq(n->fit.max_aligned, fit->max_aligned,
 				 sizeof(fit->max_aligned),
 				 "stale aligned fit at %llx",

@@ -16,6 +16,7 @@
 #include "kmm/pages.h"
 #include "kmm/slab.h"
 #include "kmm/vaspace.h"
+#include "kmm/guest.h"
 #if KMM_CONFIG_FDT
 #include "kmm/fdt.h"
 #endif

@@ -89,7 +89,12 @@ struct kmm_vaspace_fit {
 	 * log2 of the granule, the unit of @c max_aligned (the tree's
 	 * callbacks see only nodes, so each node carries it).
 	 */
-	uint32_t granule_shift;
+	uint8_t granule_shift;
+	/**
+	 * Number of leading classes with room; @c max_aligned is 0 from
+	 * there on (the room only shrinks as the alignment grows).
+	 */
+	uint8_t classes;
 };
 
 /**

@@ -10,6 +10,8 @@
  * the guest runs at EL1 with its stage 1 off, so its addresses are IPAs.
  * The program checks that:
  * - the guest writes and reads its RAM, and the data lands in its frames;
+ * - a page unmapped while the guest's translation of it is cached traps
+ *   on the next access (the port's TLBI by IPA removed it);
  * - an access outside its IPA map traps to EL2 with the exact ESR_EL2
  *   (data abort from a lower level, level-3 translation fault, valid
  *   syndrome), FAR_EL2 and HPFAR_EL2 holding the IPA; a write to its
@@ -56,6 +58,10 @@
 
 /* What a guest did, filled at EL1 and checked at EL2. */
 struct guest_job {
+	uint64_t probe_only; /* Nonzero: only read probe_ipa. */
+	uint64_t probe_ipa; /* With probe_only: the IPA to read. */
+	uint32_t probe_faulted;
+	struct bm_fault probe; /* Reading probe_ipa. */
 	uint64_t write; /* Nonzero: write the pattern first. */
 	uint32_t nonzero; /* Words of its RAM that were not zero on entry. */
 	uint32_t mismatches; /* Words that did not read back the pattern. */
@@ -83,6 +89,11 @@ static void guest_main(uint64_t arg)
 	unsigned long i;
 	uint32_t val = 0;
 
+	if (j->probe_only) {
+		j->probe_faulted = bm_probe_read32(j->probe_ipa, &val);
+		j->probe = bm_fault;
+		bm_guest_hvc_exit(0x600d);
+	}
 	for (i = 0; i < NFRAMES * PAGE / 4; i++)
 		j->nonzero += ram[i] != 0;
 	if (j->write) {
@@ -209,6 +220,21 @@ int bm_main(void)
 	for (i = 0; i < NFRAMES; i++)
 		BM_CHECK_EQ(*(volatile uint32_t *)(old[i] + 8),
 			    pattern(i * PAGE / 4 + 2));
+
+	/*
+	 * Unmap one page of guest 1's RAM while its translation is in the
+	 * TLB (the guest just used it): QEMU caches stage 1+2 translations,
+	 * so only the port's TLBI by IPA makes the next access trap.
+	 */
+	BM_CHECK_EQ(kmm_unmap(&s2.as, GUEST_RAM_IPA + 2 * PAGE, PAGE), KMM_OK);
+	job = (struct guest_job){
+		.probe_only = 1, .probe_ipa = GUEST_RAM_IPA + 2 * PAGE + 0x30
+	};
+	BM_CHECK_EQ(run_guest(&s2), 0x600d);
+	BM_CHECK_EQ(job.probe_faulted, 1);
+	BM_CHECK_EQ(job.probe.syndrome, ESR_S2_TRANS_L3_READ);
+	BM_CHECK_EQ(job.probe.addr, GUEST_RAM_IPA + 2 * PAGE + 0x30);
+	BM_CHECK_EQ(job.probe.ipa, GUEST_RAM_IPA + 2 * PAGE);
 
 	/* Tear guest 1 down: its stage 2, its tables, its frames. */
 	BM_CHECK_EQ(kmm_as_destroy(&s2.as), KMM_OK);

@@ -7,8 +7,9 @@
  * blocks of the free RAM) and gives MAIR_EL1, TCR_EL1 and TTBR0_EL1; the
  * program turns the MMU on with them and then checks, with the MMU doing
  * every translation:
- * - scattered physical pages mapped at contiguous VAs are written and
- *   read through those VAs and land in the right frames;
+ * - kmm_vmap() of scattered physical pages gives contiguous VAs (from a
+ *   vaspace window) that are written and read through the MMU and land in
+ *   the right frames; kmm_phys_to_virt() finds them again;
  * - an unmapped access, a write to a read-only page and an instruction
  *   fetch from an execute-never page each fault with the exact ESR_EL1
  *   (level-3 translation / permission fault) and FAR_EL1;
@@ -16,9 +17,10 @@
  *   (break-before-make on a table the MMU is using): every other byte of
  *   the block keeps its translation and contents, the page becomes
  *   read-only; kmm_vmsa_fold() makes it one block again;
- * - after kmm_unmap() the stale translation is gone (the port's TLBI did
- *   its job: QEMU caches translations), and the VA range can be reused
- *   for other frames.
+ * - after kmm_vunmap() the stale translations are gone (the port's TLBI
+ *   did its job: QEMU caches translations), the emptied tables are given
+ *   back (the walk stops at level 1), and the VA range is reused by the
+ *   next kmm_vmap() for other frames.
  */
 #include "bm.h"
 #include "bm_aarch64.h"
@@ -26,6 +28,9 @@
 #include "kmm/as.h"
 #include "kmm/errors.h"
 #include "kmm/pages.h"
+#include "kmm/region.h"
+#include "kmm/slab.h"
+#include "kmm/vaspace.h"
 #include "kmm/vmsa.h"
 #include "sysreg.h"
 
@@ -37,10 +42,12 @@
 #define POOL_BASE 0x40400000ul
 /* A 2 MiB block kept out of the allocator: the program's live data. */
 #define LIVE_BLOCK 0x40600000ul
-/* Where the scattered pages and the fault pages are mapped. */
-#define VA_SCATTER 0x8000000000ul
-#define VA_RO (VA_SCATTER + 0x10 * PAGE)
-#define VA_CODE (VA_SCATTER + 0x12 * PAGE)
+/* The vmap window (a vaspace), and fixed pages for the fault tests. */
+#define VA_VMAP 0x8000000000ul
+#define VA_VMAP_SIZE 0x100000ul
+#define VA_RO 0x8100000000ul
+#define VA_CODE (VA_RO + 2 * PAGE)
+#define VA_HOLE (VA_RO + 4 * PAGE)
 #define NSCATTER 4
 
 /*
@@ -48,6 +55,7 @@
  * abort, same level), IL set; xFSC 0b000111 (translation fault, level 3)
  * or 0b001111 (permission fault, level 3); WnR (bit 6) for writes.
  */
+#define ESR_DABT_TRANS_L1_READ 0x96000005u
 #define ESR_DABT_TRANS_L3_READ 0x96000007u
 #define ESR_DABT_PERM_L3_WRITE 0x9600004fu
 #define ESR_IABT_PERM_L3 0x8600000fu
@@ -58,6 +66,12 @@ static uint64_t pages_meta[RAM_SIZE / PAGE];
 static struct kmm_pages pages;
 static struct kmm_vmsa vmsa;
 static struct bm_port_stats stats;
+static struct kmm_slab va_nodes, region_nodes;
+static struct kmm_vaspace vaspace;
+static struct kmm_regions regions;
+static uint8_t va_node_mem[64 * 128] __attribute__((aligned(64)));
+static uint8_t region_node_mem[32 * KMM_REGION_NODE_SIZE]
+	__attribute__((aligned(KMM_REGION_NODE_ALIGN)));
 
 static void check_data_fault(uintptr_t va, bool write, uint64_t esr)
 {
@@ -77,6 +91,34 @@ static void check_data_fault(uintptr_t va, bool write, uint64_t esr)
 static void map_identity(uintptr_t start, uintptr_t end, kmm_attr_t attr)
 {
 	BM_CHECK_EQ(kmm_map(&vmsa.as, start, start, end - start, attr), KMM_OK);
+}
+
+/* Dynamic regions: VAs from a 1 MiB vaspace window at VA_VMAP. */
+static void setup_regions(void)
+{
+	struct kmm_vaspace_config vcfg = {
+		.granule = PAGE,
+		.nodes = &va_nodes,
+	};
+
+	BM_CHECK_EQ(kmm_slab_init(&va_nodes, sizeof(struct kmm_vaspace_node),
+				  _Alignof(struct kmm_vaspace_node)),
+		    KMM_OK);
+	BM_CHECK_EQ(kmm_slab_add_memory(&va_nodes, va_node_mem,
+					sizeof(va_node_mem)),
+		    KMM_OK);
+	BM_CHECK_EQ(kmm_slab_init(&region_nodes, KMM_REGION_NODE_SIZE,
+				  KMM_REGION_NODE_ALIGN),
+		    KMM_OK);
+	BM_CHECK_EQ(kmm_slab_add_memory(&region_nodes, region_node_mem,
+					sizeof(region_node_mem)),
+		    KMM_OK);
+	BM_CHECK_EQ(kmm_vaspace_init(&vaspace, &vcfg), KMM_OK);
+	BM_CHECK_EQ(kmm_vaspace_add_window(&vaspace, VA_VMAP, VA_VMAP_SIZE),
+		    KMM_OK);
+	BM_CHECK_EQ(kmm_regions_init(&regions, &vmsa.as, &vaspace,
+				     &region_nodes),
+		    KMM_OK);
 }
 
 static void build_tables(struct kmm_port *port)
@@ -103,6 +145,7 @@ static void build_tables(struct kmm_port *port)
 				  0),
 		    KMM_OK);
 
+	setup_regions();
 	map_identity((uintptr_t)__text_start, (uintptr_t)__text_end,
 		     KMM_ATTR_RX_CODE);
 	map_identity((uintptr_t)__rodata_start, (uintptr_t)__rodata_end,
@@ -113,7 +156,7 @@ static void build_tables(struct kmm_port *port)
 	map_identity(BM_VIRT_UART_BASE, BM_VIRT_UART_BASE + BM_VIRT_UART_SIZE,
 		     KMM_ATTR_RW_DEVICE);
 	/* W^X: a writable, executable mapping is refused. */
-	BM_CHECK_EQ(kmm_map(&vmsa.as, VA_SCATTER, POOL_BASE, PAGE,
+	BM_CHECK_EQ(kmm_map(&vmsa.as, VA_RO, POOL_BASE, PAGE,
 			    KMM_ATTR_RW_DATA | KMM_ATTR_X),
 		    KMM_EPERM);
 }
@@ -135,27 +178,30 @@ static uint32_t pattern(unsigned int page, unsigned int word)
 	return 0xa5000000u | (page << 16) | word;
 }
 
-static void test_scattered(kmm_paddr_t *frames, unsigned int n)
+static kmm_vaddr_t test_vmap(const kmm_paddr_t *frames, unsigned int n)
 {
+	kmm_vaddr_t base, va;
 	kmm_paddr_t got;
 	size_t leaf;
 	unsigned int i, w;
 
-	for (i = 0; i < n; i++)
-		BM_CHECK_EQ(kmm_map(&vmsa.as, VA_SCATTER + i * PAGE, frames[i],
-				    PAGE, KMM_ATTR_RW_DATA),
-			    KMM_OK);
+	BM_CHECK_EQ(kmm_vmap(&vmsa.as, frames, n, KMM_ATTR_RW_DATA,
+			     KMM_OWNER_KERNEL, &base),
+		    KMM_OK);
+	BM_CHECK(base >= VA_VMAP && base + n * PAGE <= VA_VMAP + VA_VMAP_SIZE);
 	for (i = 0; i < n; i++) {
-		volatile uint32_t *va =
-			(volatile uint32_t *)(VA_SCATTER + i * PAGE);
+		volatile uint32_t *p = (volatile uint32_t *)(base + i * PAGE);
 
 		for (w = 0; w < PAGE / 4; w += 64)
-			va[w] = pattern(i, w);
-		BM_CHECK_EQ(kmm_query(&vmsa.as, VA_SCATTER + i * PAGE + 12,
-				      &got, NULL, &leaf),
+			p[w] = pattern(i, w);
+		BM_CHECK_EQ(kmm_query(&vmsa.as, base + i * PAGE + 12, &got,
+				      NULL, &leaf),
 			    KMM_OK);
 		BM_CHECK_EQ(got, frames[i] + 12);
 		BM_CHECK_EQ(leaf, PAGE);
+		BM_CHECK_EQ(kmm_phys_to_virt(&vmsa.as, frames[i] + 20, &va),
+			    KMM_OK);
+		BM_CHECK_EQ(va, base + i * PAGE + 20);
 	}
 	/* The data is in the scattered frames (read through the identity). */
 	for (i = 0; i < n; i++) {
@@ -164,16 +210,13 @@ static void test_scattered(kmm_paddr_t *frames, unsigned int n)
 		for (w = 0; w < PAGE / 4; w += 64)
 			BM_CHECK_EQ(pa[w], pattern(i, w));
 	}
+	return base;
 }
 
 static void test_faults(void)
 {
 	kmm_paddr_t ro_frame, code_frame;
 	uint32_t val = 0;
-
-	/* Right after the scattered pages: same level-3 table, no entry. */
-	check_data_fault(VA_SCATTER + NSCATTER * PAGE, false,
-			 ESR_DABT_TRANS_L3_READ);
 
 	BM_CHECK_EQ(kmm_pages_alloc(&pages, 0, KMM_OWNER_KERNEL, KMM_PAGES_ZERO,
 				    &ro_frame),
@@ -185,6 +228,8 @@ static void test_faults(void)
 	BM_CHECK_NO_FAULT(bm_probe_read32(VA_RO, &val));
 	BM_CHECK_EQ(val, 0x0123abcdu);
 	check_data_fault(VA_RO + 0x40, true, ESR_DABT_PERM_L3_WRITE);
+	/* Next to it: same level-3 table, no entry. */
+	check_data_fault(VA_HOLE, false, ESR_DABT_TRANS_L3_READ);
 
 	/* A return instruction in a read-write, hence execute-never, page. */
 	BM_CHECK_EQ(kmm_pages_alloc(&pages, 0, KMM_OWNER_KERNEL, KMM_PAGES_ZERO,
@@ -284,36 +329,43 @@ static void test_split_live_block(void)
 	check_live_block();
 }
 
-static void test_unmap_and_reuse(kmm_paddr_t *frames, kmm_paddr_t *spare)
+static void test_vunmap_and_reuse(kmm_vaddr_t base, const kmm_paddr_t *frames,
+				  const kmm_paddr_t *spare)
 {
+	kmm_vaddr_t again, va;
 	unsigned int i;
 	uint32_t val = 0;
 
 	/* Load the translations into the TLB right before they go. */
 	for (i = 0; i < NSCATTER; i++)
-		BM_CHECK_NO_FAULT(bm_probe_read32(VA_SCATTER + i * PAGE, &val));
-	BM_CHECK_EQ(kmm_unmap(&vmsa.as, VA_SCATTER, NSCATTER * PAGE), KMM_OK);
-	/* QEMU caches translations: only a real TLBI makes these fault. */
+		BM_CHECK_NO_FAULT(bm_probe_read32(base + i * PAGE, &val));
+	BM_CHECK_EQ(kmm_vunmap(&vmsa.as, base, KMM_OWNER_KERNEL), KMM_OK);
+	/*
+	 * QEMU caches translations: only a real TLBI makes these fault.
+	 * kmm gave back the level-2 and level-3 tables that only the window
+	 * used, so the walk now stops at level 1.
+	 */
 	for (i = 0; i < NSCATTER; i++)
-		check_data_fault(VA_SCATTER + i * PAGE, false,
-				 ESR_DABT_TRANS_L3_READ);
-	BM_CHECK_EQ(kmm_unmap(&vmsa.as, VA_SCATTER, NSCATTER * PAGE),
-		    KMM_ENOENT);
+		check_data_fault(base + i * PAGE, false,
+				 ESR_DABT_TRANS_L1_READ);
+	BM_CHECK_EQ(kmm_vunmap(&vmsa.as, base, KMM_OWNER_KERNEL), KMM_ENOENT);
+	BM_CHECK_EQ(kmm_phys_to_virt(&vmsa.as, frames[0], &va), KMM_ENOENT);
 
-	/* The same VAs, other frames: reads see the new frames' data. */
-	for (i = 0; i < NSCATTER; i++) {
+	/* The next vmap reuses the VAs for other frames. */
+	for (i = 0; i < NSCATTER; i++)
 		*(volatile uint32_t *)spare[i] = 0xfeed0000u + i;
-		BM_CHECK_EQ(kmm_map(&vmsa.as, VA_SCATTER + i * PAGE, spare[i],
-				    PAGE, KMM_ATTR_RW_DATA),
-			    KMM_OK);
-	}
+	BM_CHECK_EQ(kmm_vmap(&vmsa.as, spare, NSCATTER, KMM_ATTR_RW_DATA,
+			     KMM_OWNER_KERNEL, &again),
+		    KMM_OK);
+	BM_CHECK_EQ(again, base);
 	for (i = 0; i < NSCATTER; i++) {
-		BM_CHECK_NO_FAULT(bm_probe_read32(VA_SCATTER + i * PAGE, &val));
+		BM_CHECK_NO_FAULT(bm_probe_read32(again + i * PAGE, &val));
 		BM_CHECK_EQ(val, 0xfeed0000u + i);
 		BM_CHECK_EQ(kmm_pages_free(&pages, frames[i], 0,
 					   KMM_OWNER_KERNEL),
 			    KMM_OK);
 	}
+	BM_CHECK_EQ(kmm_vunmap(&vmsa.as, again, KMM_OWNER_KERNEL), KMM_OK);
 }
 
 int bm_main(void)
@@ -322,6 +374,7 @@ int bm_main(void)
 	kmm_paddr_t all[2 * NSCATTER];
 	kmm_paddr_t frames[NSCATTER];
 	kmm_paddr_t spare[NSCATTER];
+	kmm_vaddr_t base;
 	unsigned int i;
 
 	bm_port_init(&port, &stats);
@@ -347,15 +400,16 @@ int bm_main(void)
 	BM_CHECK(bm_read_sysreg(sctlr_el1) & BM_SCTLR_M);
 	BM_CHECK(stats.cleaned_bytes > 0);
 
-	test_scattered(frames, NSCATTER);
-	bm_printf("a53: scattered frames at contiguous VAs checked\n");
+	base = test_vmap(frames, NSCATTER);
+	bm_printf("a53: kmm_vmap of scattered frames at 0x%llx checked\n",
+		  (unsigned long long)base);
 	test_faults();
 	bm_printf("a53: unmapped, read-only and execute-never faults "
 		  "checked\n");
 	test_split_live_block();
 	bm_printf("a53: live 2 MiB block split, protected and folded\n");
-	test_unmap_and_reuse(frames, spare);
-	bm_printf("a53: unmap and reuse checked\n");
+	test_vunmap_and_reuse(base, frames, spare);
+	bm_printf("a53: vunmap and reuse checked\n");
 	bm_printf("a53: PASS (%llu TLBI by VA, %llu whole, %llu syncs)\n",
 		  (unsigned long long)stats.tlbi_pages,
 		  (unsigned long long)stats.tlbi_all,
