@@ -898,16 +898,6 @@ int kmm_regions_set_quota(struct kmm_as *as, kmm_owner_t owner,
 	return KMM_OK;
 }
 
-static int check_attr(const struct kmm_as *as, kmm_attr_t attr)
-{
-	if (!kmm_attr_is_valid(attr))
-		return KMM_EINVAL;
-	if ((attr & KMM_ATTR_W) && (attr & KMM_ATTR_X) &&
-	    !(as->flags & KMM_AS_ALLOW_WX))
-		return KMM_EPERM;
-	return KMM_OK;
-}
-
 /* Validates the runs of @s; counts them and their bytes. */
 static int check_src(const struct kmm_regions *r, const struct run_src *s,
 		     size_t *nr_runs, uint64_t *total)
@@ -1096,7 +1086,7 @@ static int region_create_locked(struct kmm_as *as, const struct run_src *s,
 	if (regions_of(as) == NULL || va == NULL ||
 	    owner >= KMM_CONFIG_MAX_OWNERS)
 		return KMM_EINVAL;
-	ret = check_attr(as, attr);
+	ret = kmm_as_check_attr(as, attr);
 	if (ret)
 		return ret;
 	kmm_port_lock(as->port);
