@@ -81,6 +81,13 @@ struct kmm_vmsa_config {
 	uint16_t id;
 	/** OR of KMM_VMSA_* config flags. */
 	uint32_t flags;
+	/**
+	 * Most frames the tables may take, the root tables included; 0: no
+	 * limit. A call that would need more fails with KMM_EQUOTA and
+	 * changes nothing. The guest layer bounds a guest's stage-2 table
+	 * pages with it (kmm_guest_create()).
+	 */
+	uint64_t max_table_pages;
 };
 
 /** A VMSAv8-64 address space: one set of translation tables. */
@@ -152,11 +159,18 @@ int kmm_vmsa_config_init(struct kmm_vmsa_config *cfg, unsigned int regime);
  * @param as_flags KMM_AS_* flags (e.g. KMM_AS_ALLOW_WX).
  * @return 0; KMM_EINVAL (NULL argument, no pa_to_ptr, unknown flags or
  *         regime, bad MAIR indexes), KMM_ENOTSUP (granule, address sizes
- *         or start level the architecture does not allow), KMM_ENOMEM.
+ *         or start level the architecture does not allow), KMM_EQUOTA
+ *         (the root tables alone exceed @c max_table_pages), KMM_ENOMEM.
  */
 int kmm_vmsa_init(struct kmm_vmsa *v, const struct kmm_vmsa_config *cfg,
 		  const struct kmm_port *port, struct kmm_pages *pages,
 		  kmm_owner_t owner, uint32_t as_flags);
+
+/**
+ * Returns the frames the tables of @p v take now, the root tables
+ * included (0 after kmm_as_destroy()), or 0 when @p v is NULL.
+ */
+uint64_t kmm_vmsa_table_pages(const struct kmm_vmsa *v);
 
 /**
  * Walks the tables for @p va exactly as the hardware does: descriptor

@@ -187,11 +187,24 @@ static bool spares_available(const struct op *o)
 	return n >= o->need;
 }
 
+/* Frames held by the tables: the root (root_tables tables) counts once in
+ * v->tables. */
+static uint64_t table_pages(const struct kmm_vmsa *v)
+{
+	if (v->tables == 0)
+		return 0;
+	return (v->tables - 1 + v->root_tables) << table_order(v);
+}
+
 /* Takes every table the commit needs; on failure nothing is held. */
 static int alloc_spares(struct op *o)
 {
 	struct kmm_vmsa *v = o->v;
+	uint64_t max = v->cfg.max_table_pages;
 
+	if (max != 0 &&
+	    table_pages(v) + ((uint64_t)o->need << table_order(v)) > max)
+		return KMM_EQUOTA;
 	if (o->need != 0 && !spares_available(o))
 		return KMM_ENOMEM;
 	for (size_t k = 0; k < o->need; k++) {
@@ -1091,6 +1104,9 @@ int kmm_vmsa_init(struct kmm_vmsa *v, const struct kmm_vmsa_config *cfg,
 		return ret;
 	order = cfg->granule_shift - KMM_CONFIG_PAGE_SHIFT +
 		kmm_log2_u64(nroot);
+	if (cfg->max_table_pages != 0 &&
+	    ((uint64_t)1 << order) > cfg->max_table_pages)
+		return KMM_EQUOTA;
 	ret = kmm_pages_alloc(pages, order, owner, KMM_PAGES_ZERO, &pa);
 	if (ret)
 		return ret;
@@ -1115,6 +1131,11 @@ int kmm_vmsa_init(struct kmm_vmsa *v, const struct kmm_vmsa_config *cfg,
 	v->start_level = (uint8_t)start;
 	v->tables = 1;
 	return KMM_OK;
+}
+
+uint64_t kmm_vmsa_table_pages(const struct kmm_vmsa *v)
+{
+	return v == NULL ? 0 : table_pages(v);
 }
 
 static int walk_fault(struct kmm_vmsa_walk *out, unsigned int fault)
