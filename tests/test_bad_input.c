@@ -17,6 +17,7 @@
 
 #include "host_port.h"
 #include "kmm/errors.h"
+#include "kmm/guest.h"
 #include "kmm/pages.h"
 #include "kmm/pmsa.h"
 #include "kmm/region.h"
@@ -70,6 +71,11 @@ struct fx {
 	struct kmm_smmu smmu;
 	void *strtab, *smmu_meta;
 	size_t smmu_meta_size;
+
+	/* Owners: guest 1 active over an allocator of its own. */
+	struct kmm_pages gpages;
+	uint64_t gmeta[16];
+	struct kmm k;
 };
 
 static struct fx *f;
@@ -215,6 +221,23 @@ static void setup(void)
 				       .caps = caps };
 	cr_assert_eq(kmm_smmu_init(&f->smmu, &sc), 0);
 	cr_assert_eq(kmm_smmu_assign(&f->smmu, 1, 1), 0);
+
+	/* Guests: id 1 active with a quota of 4 frames. */
+	{
+		struct kmm_config kc = { .port = &f->host.port,
+					 .pages = &f->gpages };
+		struct kmm_guest_quota q = { .pages = 4 };
+
+		cr_assert_eq(kmm_pages_init(&f->gpages, &f->host.port,
+					    ARENA + BANK_SIZE + 2 * PG, 16 * PG,
+					    f->gmeta, sizeof(f->gmeta)),
+			     0);
+		cr_assert_eq(kmm_pages_add(&f->gpages,
+					   ARENA + BANK_SIZE + 2 * PG, 16 * PG),
+			     0);
+		cr_assert_eq(kmm_init(&f->k, &kc), 0);
+		cr_assert_eq(kmm_guest_create(&f->k, 1, &q, NULL), 0);
+	}
 }
 
 static void teardown(void)
@@ -298,7 +321,7 @@ static uint64_t digest(void)
 	h = mix(h, f->smmu_meta, f->smmu_meta_size);
 	/* Simulated physical memory: the RAM bank (table pages) and the small
 	 * allocator; kmm writes nowhere else in the arena. */
-	return mix(h, f->host.arena, BANK_SIZE + 2 * PG);
+	return mix(h, f->host.arena, BANK_SIZE + 18 * PG);
 }
 
 /* ---- The cases ------------------------------------------------------------ */
@@ -938,6 +961,51 @@ BAD(smmu_attach_unshared_space)
 	return kmm_smmu_attach_vmsa(&f->smmu, 1, 1, &f->vmsa);
 }
 
+/* Guests. */
+static const struct kmm_guest_quota small_quota = { .pages = 1 };
+
+BAD(guest_create_kernel)
+{
+	return kmm_guest_create(&f->k, 0, &small_quota, NULL);
+}
+BAD(guest_create_out_of_range)
+{
+	return kmm_guest_create(&f->k, KMM_CONFIG_MAX_OWNERS, &small_quota,
+				NULL);
+}
+BAD(guest_create_null_quota)
+{
+	return kmm_guest_create(&f->k, 2, NULL, NULL);
+}
+BAD(guest_create_active)
+{
+	return kmm_guest_create(&f->k, 1, &small_quota, NULL);
+}
+BAD(guest_destroy_free_id)
+{
+	return kmm_guest_destroy(&f->k, 2);
+}
+BAD(guest_destroy_kernel)
+{
+	return kmm_guest_destroy(&f->k, 0);
+}
+BAD(guest_destroy_by_other_guest)
+{
+	return kmm_guest_destroy_by(&f->k, 3, 1);
+}
+BAD(guest_usage_null)
+{
+	return kmm_guest_usage(&f->k, 1, NULL);
+}
+BAD(guest_check_free_id)
+{
+	return kmm_guest_check(&f->k, 2);
+}
+BAD(guest_pages_beyond_quota)
+{
+	return kmm_guest_alloc_pages(&f->k, 1, 3, 0, &pa_out);
+}
+
 #if KMM_CONFIG_FDT
 BAD(fdt_scan_garbage)
 {
@@ -1088,6 +1156,16 @@ static const struct bad_case cases[] = {
 	C(smmu_release_unheld, KMM_ENOENT),
 	C(smmu_release_other_owner, KMM_EPERM),
 	C(smmu_attach_unshared_space, KMM_EINVAL),
+	C(guest_create_kernel, KMM_EINVAL),
+	C(guest_create_out_of_range, KMM_EINVAL),
+	C(guest_create_null_quota, KMM_EINVAL),
+	C(guest_create_active, KMM_EEXIST),
+	C(guest_destroy_free_id, KMM_ENOENT),
+	C(guest_destroy_kernel, KMM_EINVAL),
+	C(guest_destroy_by_other_guest, KMM_EPERM),
+	C(guest_usage_null, KMM_EINVAL),
+	C(guest_check_free_id, KMM_ENOENT),
+	C(guest_pages_beyond_quota, KMM_EQUOTA),
 #if KMM_CONFIG_FDT
 	C(fdt_scan_garbage, KMM_EBADDATA),
 	C(fdt_scan_null, KMM_EINVAL),
