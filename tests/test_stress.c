@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * SMP stress: several threads share one VMSA address space with regions
- * through the host port's (recursive) lock and run vmap, vunmap,
- * phys_to_virt and virt_to_phys, and owner teardown (kmm_region_free_all,
- * until the guest module's destroy lands) at the same time. Built under
+ * SMP stress: several threads, each a guest, share one VMSA address space
+ * with regions through the host port's (recursive) lock and run vmap,
+ * vunmap, phys_to_virt and virt_to_phys, and guest destroy (followed by a
+ * new guest with the same id) at the same time. Built under
  * ThreadSanitizer by tools/sanitize.sh.
  *
  * Readers: region lookups take no lock (region.h, "Concurrency"), and a
@@ -61,6 +61,7 @@ static int failures;
 
 #include "host_port.h"
 #include "kmm/errors.h"
+#include "kmm/guest.h"
 #include "kmm/pages.h"
 #include "kmm/region.h"
 #include "kmm/vmsa.h"
@@ -91,6 +92,7 @@ struct shared {
 	struct kmm_slab vs_slab, objs;
 	void *vs_mem, *obj_mem;
 	struct kmm_regions regions;
+	struct kmm k; /* owners: each thread is a guest */
 };
 
 struct worker {
@@ -219,13 +221,27 @@ static void do_lookup(struct worker *w)
 		     (unsigned long long)back);
 }
 
-/* The owner dies: everything it holds goes at once. */
+static const struct kmm_guest_quota quota = {
+	.pages = 0,
+	.va_bytes = (uint64_t)LIVE_MAX * 8 * PG,
+	.regions = LIVE_MAX,
+};
+
+/* The guest dies (kmm_guest_destroy: everything it holds goes at once)
+ * and a new guest is created with the same id. */
 static void do_teardown(struct worker *w)
 {
-	int ret = kmm_region_free_all(&w->s->vmsa.as, w->owner);
+	struct kmm_guest_usage u;
+	int ret = kmm_guest_destroy(&w->s->k, w->owner);
 
-	if (ret != (int)w->nlive)
-		FAIL(w, "free_all: %d, %u live", ret, w->nlive);
+	if (ret)
+		FAIL(w, "guest destroy: %s", kmm_errname(ret));
+	ret = kmm_guest_usage(&w->s->k, w->owner, &u);
+	if (ret || u.regions || u.va_bytes || u.pages)
+		FAIL(w, "guest %u still holds %u regions", w->owner, u.regions);
+	ret = kmm_guest_create(&w->s->k, w->owner, &quota, NULL);
+	if (ret)
+		FAIL(w, "guest create: %s", kmm_errname(ret));
 	w->nlive = 0;
 	w->teardowns++;
 }
@@ -265,8 +281,8 @@ static void setup(struct shared *s)
 	cr_assert_eq(kmm_pages_add(&s->pages, ARENA, ARENA_PAGES * PG), 0);
 	cr_assert_eq(kmm_vmsa_config_init(&vc, KMM_REGIME_EL1), 0);
 	vc.va_bits = 39;
-	cr_assert_eq(kmm_vmsa_init(&s->vmsa, &vc, &s->host.port, &s->pages, 9,
-				   0),
+	cr_assert_eq(kmm_vmsa_init(&s->vmsa, &vc, &s->host.port, &s->pages,
+				   KMM_OWNER_KERNEL, 0),
 		     0);
 	s->vs_mem =
 		aligned_alloc(_Alignof(struct kmm_vaspace_node), OBJS * nsz);
@@ -289,6 +305,20 @@ static void setup(struct shared *s)
 	cr_assert_eq(kmm_regions_init(&s->regions, &s->vmsa.as, &s->vs,
 				      &s->objs),
 		     0);
+	{
+		struct kmm_config kc = { .port = &s->host.port,
+					 .pages = &s->pages,
+					 .vs = &s->vs,
+					 .spaces = { &s->vmsa.as },
+					 .nspaces = 1 };
+
+		cr_assert_eq(kmm_init(&s->k, &kc), 0);
+		for (unsigned int t = 0; t < THREADS; t++)
+			cr_assert_eq(kmm_guest_create(&s->k,
+						      (kmm_owner_t)(t + 1),
+						      &quota, NULL),
+				     0);
+	}
 }
 
 /* Everything adds up: each live region answers exactly, usage and counts
@@ -333,14 +363,14 @@ static void check_end(struct shared *s, struct worker *w)
 	cr_expect_eq(s->regions.nr_regions, regions);
 	cr_expect_eq(kmm_pages_check(&s->pages), 0);
 	for (unsigned int t = 0; t < THREADS; t++)
-		cr_expect_eq(kmm_region_free_all(&s->vmsa.as, w[t].owner),
-			     (int)w[t].nlive);
+		cr_expect_eq(kmm_guest_destroy(&s->k, w[t].owner), 0);
 	cr_expect_eq(s->regions.nr_regions, 0);
 	cr_expect_eq(s->regions.nr_runs, 0);
 	cr_expect_eq(kmm_slab_available(&s->objs), OBJS,
 		     "every metadata object came back");
 	cr_expect_eq(s->vmsa.tables, 1, "only the root table is left");
-	cr_assert_eq(kmm_pages_usage(&s->pages, 9, &table_pages), 0);
+	cr_assert_eq(kmm_pages_usage(&s->pages, KMM_OWNER_KERNEL, &table_pages),
+		     0);
 	cr_expect_eq(table_pages, 1);
 }
 
