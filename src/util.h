@@ -121,7 +121,11 @@ size_t kmm_fmt(char *buf, size_t cap, const char *fmt, ...);
 void kmm_log(const struct kmm_port *port, const char *fmt, ...);
 #else
 /* Without diagnostics nothing logs: the calls (in dead dump code) vanish. */
-#define kmm_log(port, ...) ((void)(port))
+static inline void kmm_log(const struct kmm_port *port, const char *fmt, ...)
+{
+	(void)port;
+	(void)fmt;
+}
 #endif
 
 #endif /* KMM_UTIL_H */
