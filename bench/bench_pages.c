@@ -123,6 +123,35 @@ static double bitmap_pair_ns(struct bitmap_pool *bp, unsigned int order,
 	return (double)t / ((double)n * batches);
 }
 
+/*
+ * pages.pair_ns.span.<span>: the order-0 pair on spans from 64 MiB to
+ * 64 GiB, each half full (the plot of pair time against span).
+ */
+static void span_series(struct bench_ctx *ctx, double at64g, double at64m,
+			unsigned int batches)
+{
+	static const struct {
+		uint64_t size;
+		const char *name;
+	} mid[] = { { 1ull << 30, "pages.pair_ns.span.1g" },
+		    { 16ull << 30, "pages.pair_ns.span.16g" } };
+
+	bench_metric(ctx, "pages.pair_ns.span.64m", at64m);
+	for (size_t i = 0; i < sizeof(mid) / sizeof(mid[0]); i++) {
+		struct kmm_span s;
+		double best = 1e30;
+
+		if (span_setup(&s, mid[i].size))
+			continue;
+		kmm_pair_ns(&s, 0, BATCH, 10);
+		for (unsigned int r = 0; r < ROUNDS; r++)
+			best = min_d(best, kmm_pair_ns(&s, 0, BATCH, batches));
+		bench_metric(ctx, mid[i].name, best);
+		free(s.meta);
+	}
+	bench_metric(ctx, "pages.pair_ns.span.64g", at64g);
+}
+
 void bench_pages(struct bench_ctx *ctx)
 {
 	uint64_t big = 64ull << 30, small = 64ull << 20;
@@ -166,6 +195,8 @@ void bench_pages(struct bench_ctx *ctx)
 		bench_metric(ctx, "pages.speedup_vs_bitmap", bitmap0 / big0);
 		free(bits);
 	}
+	if (!ctx->quick)
+		span_series(ctx, big0, small0, batches);
 	free(sb.meta);
 	free(ss.meta);
 }

@@ -25,15 +25,26 @@ def count(label):
     return float(m.group(1)) * SIZES.get(m.group(2), 1.0)
 
 
-def series(metrics, pattern):
-    """Groups metrics matching pattern (groups: x label, line name)."""
+def series(metrics, pattern, names=None):
+    """Groups metrics matching pattern (groups: x label, line name);
+    names renames lines (a missing line group is "kmm")."""
     lines = {}
     for name, value in metrics.items():
         m = re.fullmatch(pattern, name)
         if m:
             x, line = m.group(1), m.group(2) if m.lastindex > 1 else "kmm"
+            line = (names or {}).get(line, line)
             lines.setdefault(line, []).append((count(x), value))
     return {k: sorted(v) for k, v in sorted(lines.items())}
+
+
+def vaspace_series(metrics):
+    """kmm's pair time against live allocations, and the tee_mm-style
+    list baseline where it was measured."""
+    lines = series(metrics, r"vaspace\.pair_ns\.(\w+)")
+    lines.update(series(metrics, r"vaspace\.list_pair_ns\.(\w+)",
+                        {"kmm": "sorted list (tee_mm style)"}))
+    return lines
 
 
 def plot(lines, out, title, xlabel, ylabel, stamp, logy=True):
@@ -45,7 +56,7 @@ def plot(lines, out, title, xlabel, ylabel, stamp, logy=True):
             "set terminal pngcairo size 800,500 noenhanced" if has_cairo()
             else "set terminal png size 800,500 noenhanced",
             f"set output '{out}'",
-            f"set title '{title}\\n{stamp}'",
+            f'set title "{title}\\n{stamp}"',
             f"set xlabel '{xlabel}'",
             f"set ylabel '{ylabel}'",
             "set logscale x",
@@ -82,13 +93,13 @@ def main():
          os.path.join(outdir, "p2v.png"),
          "phys_to_virt, uniform random PAs", "regions", "ns per lookup",
          stamp)
-    plot(series(metrics, r"vaspace\.pair_ns\.(\w+)"),
+    plot(vaspace_series(metrics),
          os.path.join(outdir, "vaspace.png"),
          "vaspace alloc + free", "live allocations", "ns per pair", stamp)
     plot(series(metrics, r"pages\.pair_ns\.span\.(\w+)"),
          os.path.join(outdir, "pages.png"),
          "page allocator order-0 alloc + free, half full",
-         "span (pages)", "ns per pair", stamp)
+         "span (bytes)", "ns per pair", stamp)
 
 
 if __name__ == "__main__":

@@ -134,8 +134,11 @@ static inline unsigned int leaf_le(const struct kmm_region_pa_node *n,
 	return count_keys(n->l.first, n->count, x, false);
 }
 
-/* Starts loading all cache lines of @n, so that they arrive in parallel. */
-static inline void prefetch_node(const struct kmm_region_pa_node *n)
+/*
+ * Starts loading all cache lines of the metadata object @n (an index node
+ * or a region), so that they arrive in parallel.
+ */
+static inline void prefetch_node(const void *n)
 {
 	const char *p = (const char *)n;
 
@@ -675,17 +678,22 @@ static uint64_t run_size(const struct kmm_region *rg, size_t i)
 	return end - run_at(rg, i)->va;
 }
 
-/* Index of the run that holds @va, which lies inside @rg. */
-static size_t run_index_of(const struct kmm_region *rg, kmm_vaddr_t va)
+/*
+ * Index of the run that holds @va, which lies inside @rg; *@chunk: the run
+ * chunk that holds that entry, NULL when it is in the region itself.
+ */
+static size_t run_locate(const struct kmm_region *rg, kmm_vaddr_t va,
+			 const struct run_chunk **chunk)
 {
 	const struct region_run *runs = rg->runs;
-	const struct run_chunk *c = rg->more;
+	const struct run_chunk *c = rg->more, *in = NULL;
 	size_t base = 0, cnt = kmm_min_u64(rg->nr_runs, KMM_REGION_INLINE_RUNS);
 
 	/* Skip whole chunks, then search within one. */
 	while (c != NULL && c->runs[0].va <= va) {
 		base += cnt;
 		runs = c->runs;
+		in = c;
 		cnt = kmm_min_u64(rg->nr_runs - base, KMM_REGION_CHUNK_RUNS);
 		c = c->next;
 	}
@@ -700,7 +708,37 @@ static size_t run_index_of(const struct kmm_region *rg, kmm_vaddr_t va)
 			cnt = half;
 		}
 	}
+	if (chunk)
+		*chunk = in;
 	return base;
+}
+
+static size_t run_index_of(const struct kmm_region *rg, kmm_vaddr_t va)
+{
+	return run_locate(rg, va, NULL);
+}
+
+/* Entry @i of @rg; @c is the chunk that holds it when it is not inline. */
+static const struct region_run *run_entry(const struct kmm_region *rg,
+					  const struct run_chunk *c, size_t i)
+{
+	if (i < KMM_REGION_INLINE_RUNS)
+		return &rg->runs[i];
+	return &c->runs[(i - KMM_REGION_INLINE_RUNS) % KMM_REGION_CHUNK_RUNS];
+}
+
+/* The chunk that holds entry @i + 1 when @c holds entry @i. */
+static const struct run_chunk *chunk_after(const struct kmm_region *rg,
+					   const struct run_chunk *c, size_t i)
+{
+	size_t n = i + 1;
+
+	if (n < KMM_REGION_INLINE_RUNS)
+		return NULL;
+	if (n == KMM_REGION_INLINE_RUNS)
+		return rg->more;
+	return (n - KMM_REGION_INLINE_RUNS) % KMM_REGION_CHUNK_RUNS ? c :
+								      c->next;
 }
 
 static size_t chunks_for(size_t nr_runs)
@@ -857,16 +895,6 @@ int kmm_regions_set_quota(struct kmm_as *as, kmm_owner_t owner,
 	kmm_port_lock(as->port);
 	r->owners[owner].quota = max_regions;
 	kmm_port_unlock(as->port);
-	return KMM_OK;
-}
-
-static int check_attr(const struct kmm_as *as, kmm_attr_t attr)
-{
-	if (!kmm_attr_is_valid(attr))
-		return KMM_EINVAL;
-	if ((attr & KMM_ATTR_W) && (attr & KMM_ATTR_X) &&
-	    !(as->flags & KMM_AS_ALLOW_WX))
-		return KMM_EPERM;
 	return KMM_OK;
 }
 
@@ -1058,7 +1086,7 @@ static int region_create_locked(struct kmm_as *as, const struct run_src *s,
 	if (regions_of(as) == NULL || va == NULL ||
 	    owner >= KMM_CONFIG_MAX_OWNERS)
 		return KMM_EINVAL;
-	ret = check_attr(as, attr);
+	ret = kmm_as_check_attr(as, attr);
 	if (ret)
 		return ret;
 	kmm_port_lock(as->port);
@@ -1247,18 +1275,68 @@ void kmm_p2v_cursor_init(struct kmm_p2v_cursor *cur)
 		kmm_memzero(cur, sizeof(*cur));
 }
 
-static void cursor_fill(struct kmm_p2v_cursor *cur, const struct kmm_regions *r,
-			const struct kmm_region *rg, size_t i)
+/* Loads the bounds of the run after the cached one (itself if none). */
+static void cursor_load_next(struct kmm_p2v_cursor *cur)
 {
-	const struct region_run *run = run_at(rg, i);
+	const struct kmm_region *rg = cur->region;
+	const struct run_chunk *c;
+	const struct region_run *e;
+	size_t n = cur->run + 1;
+	kmm_vaddr_t end;
 
+	if (n >= rg->nr_runs) {
+		cur->next_first = cur->first;
+		cur->next_last_off = cur->last_off;
+		cur->next_va = cur->va;
+		return;
+	}
+	c = chunk_after(rg, cur->chunk, cur->run);
+	e = run_entry(rg, c, n);
+	end = n + 1 < rg->nr_runs ?
+		      run_entry(rg, chunk_after(rg, c, n), n + 1)->va :
+		      rg->va + rg->size;
+	cur->next_first = e->pa;
+	cur->next_last_off = end - e->va - 1;
+	cur->next_va = e->va;
+}
+
+/*
+ * Makes the cursor hold the run of leaf entry @slot. Only the leaf is
+ * read: the region's run table is needed when the walk leaves this run,
+ * so its first lines are only prefetched now.
+ */
+static void cursor_fill(struct kmm_p2v_cursor *cur, const struct kmm_regions *r,
+			const struct kmm_region_pa_node *leaf,
+			unsigned int slot)
+{
+	const char *rg = (const char *)leaf->l.region[slot];
+
+	__builtin_prefetch(rg);
+	__builtin_prefetch(rg + 64);
+	__builtin_prefetch(rg + 128);
+	__builtin_prefetch(rg + 192);
 	cur->regions = r;
 	cur->generation = r->generation;
-	cur->region = rg;
-	cur->run = i;
-	cur->first = run->pa;
-	cur->last_off = run_size(rg, i) - 1;
-	cur->va = run->va;
+	cur->region = leaf->l.region[slot];
+	cur->run = SIZE_MAX;
+	cur->chunk = NULL;
+	cur->first = leaf->l.first[slot];
+	cur->last_off = leaf->l.last[slot] - leaf->l.first[slot];
+	cur->va = leaf->l.va[slot];
+	cur->next_first = cur->first;
+	cur->next_last_off = cur->last_off;
+	cur->next_va = cur->va;
+}
+
+/* Moves the cursor on to the next run of its region (the buffer's). */
+static void cursor_advance(struct kmm_p2v_cursor *cur)
+{
+	cur->chunk = chunk_after(cur->region, cur->chunk, cur->run);
+	cur->run++;
+	cur->first = cur->next_first;
+	cur->last_off = cur->next_last_off;
+	cur->va = cur->next_va;
+	cursor_load_next(cur);
 }
 
 int kmm_phys_to_virt_cursor_slow(const struct kmm_as *as,
@@ -1267,7 +1345,7 @@ int kmm_phys_to_virt_cursor_slow(const struct kmm_as *as,
 {
 	const struct kmm_regions *r = regions_of(as);
 	const struct kmm_region_pa_node *leaf;
-	const struct kmm_region *rg;
+	const struct run_chunk *c;
 	unsigned int slot;
 
 	if (r == NULL || cur == NULL || va == NULL)
@@ -1277,23 +1355,22 @@ int kmm_phys_to_virt_cursor_slow(const struct kmm_as *as,
 			*va = cur->va + (pa - cur->first);
 			return KMM_OK;
 		}
-		/* The pages of a buffer: try the run that follows in VA. */
-		rg = cur->region;
-		if (cur->run + 1 < rg->nr_runs) {
-			const struct region_run *next =
-				run_at(rg, cur->run + 1);
-
-			if (pa - next->pa < run_size(rg, cur->run + 1)) {
-				cursor_fill(cur, r, rg, cur->run + 1);
-				*va = cur->va + (pa - cur->first);
-				return KMM_OK;
-			}
+		if (cur->run == SIZE_MAX) {
+			prefetch_node(cur->region);
+			cur->run = run_locate(cur->region, cur->va, &c);
+			cur->chunk = c;
+			cursor_load_next(cur);
+		}
+		/* The pages of a buffer: the run that follows in VA. */
+		if (pa - cur->next_first <= cur->next_last_off) {
+			cursor_advance(cur);
+			*va = cur->va + (pa - cur->first);
+			return KMM_OK;
 		}
 	}
 	if (!pa_find(r, pa, -1, &leaf, &slot))
 		return KMM_ENOENT;
-	rg = leaf->l.region[slot];
-	cursor_fill(cur, r, rg, run_index_of(rg, leaf->l.va[slot]));
+	cursor_fill(cur, r, leaf, slot);
 	*va = cur->va + (pa - cur->first);
 	return KMM_OK;
 }

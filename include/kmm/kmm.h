@@ -16,12 +16,19 @@
 #include "kmm/pages.h"
 #include "kmm/slab.h"
 #include "kmm/vaspace.h"
+#include "kmm/region.h"
 #include "kmm/guest.h"
 #if KMM_CONFIG_FDT
 #include "kmm/fdt.h"
 #endif
 #if KMM_CONFIG_BACKEND_VMSA
 #include "kmm/vmsa.h"
+#endif
+#if KMM_CONFIG_BACKEND_PMSA
+#include "kmm/pmsa.h"
+#endif
+#if KMM_CONFIG_SMMUV3
+#include "kmm/smmu.h"
 #endif
 
 #endif /* KMM_KMM_H */

@@ -38,9 +38,12 @@
  * serialise it under their own lock.
  *
  * Concurrency: every mutation (vmap, ioremap, vunmap, free_all, quota)
- * runs under the port lock of the address space. Lookups take no lock and
- * write nothing shared: any number may run at the same time, but none
- * while a mutation runs on the same regions. A caller whose lookups can
+ * runs under the port lock of the address space. Lookups
+ * (kmm_region_find(), kmm_virt_to_phys(), kmm_phys_to_virt(),
+ * kmm_phys_to_virt_owner() and the cursor functions) take no lock and
+ * write nothing shared; a cursor lookup writes only its own cursor, so
+ * each thread uses its own. Any number of lookups may run at the same
+ * time, but none while a mutation runs on the same regions. A caller whose lookups can
  * race with mutations holds its own reader lock around lookups, or the
  * port lock. Lock-free readers validated by a sequence count are not
  * provided: a reader could follow a node that a concurrent vunmap gives
@@ -115,15 +118,26 @@ struct kmm_region_info {
  * pages of one buffer, one after the other). Zero it (or call
  * kmm_p2v_cursor_init()) before first use; it holds no reference, and any
  * mutation of the regions makes it fall back to a full lookup.
+ *
+ * It caches the bounds of the run it last hit and of the run that follows
+ * it in the same region (in VA order, so the next pages of the buffer), so
+ * that walking a buffer reads nothing but the cursor and the regions'
+ * generation until the buffer ends.
  */
 struct kmm_p2v_cursor {
-	const struct kmm_regions *regions; /**< Regions it was filled from. */
-	uint64_t generation; /**< Their generation at that time. */
 	kmm_paddr_t first; /**< First PA of the cached run. */
 	uint64_t last_off; /**< Last PA of the run minus @c first. */
 	kmm_vaddr_t va; /**< VA of @c first. */
+	/** First PA of the run after it (the same run when there is none). */
+	kmm_paddr_t next_first;
+	uint64_t next_last_off; /**< Last PA of that run minus its first. */
+	kmm_vaddr_t next_va; /**< VA of @c next_first. */
+	const struct kmm_regions *regions; /**< Regions it was filled from. */
+	uint64_t generation; /**< Their generation at that time. */
 	const struct kmm_region *region; /**< Region of the cached run. */
-	size_t run; /**< Index of the cached run in its region. */
+	/** Index of the cached run in its region; SIZE_MAX: next not loaded. */
+	size_t run;
+	const void *chunk; /**< Run storage that holds entry @c run. */
 };
 
 /**
@@ -238,9 +252,10 @@ int kmm_phys_to_virt_owner(const struct kmm_as *as, kmm_paddr_t pa,
 void kmm_p2v_cursor_init(struct kmm_p2v_cursor *cur);
 
 /**
- * The out-of-line part of kmm_phys_to_virt_cursor(): tries the run after
- * the cached one in the same region, then the index, and refills @p cur.
- * Same arguments and return codes as kmm_phys_to_virt_cursor().
+ * The out-of-line part of kmm_phys_to_virt_cursor(): moves the cursor on
+ * to the next run of the region when @p pa lies there, otherwise does a
+ * full lookup, and refills @p cur. Same arguments and return codes as
+ * kmm_phys_to_virt_cursor().
  */
 int kmm_phys_to_virt_cursor_slow(const struct kmm_as *as,
 				 struct kmm_p2v_cursor *cur, kmm_paddr_t pa,
@@ -251,10 +266,12 @@ int kmm_phys_to_virt_cursor_slow(const struct kmm_as *as,
  * after it in the same region, then falling back to the index and
  * remembering the run found. Resolving the pages of one buffer in order
  * costs a few nanoseconds per page: the common case (same run as last
- * time) is inline and touches only the cursor and the regions'
- * generation. For a PA that several regions map, the cached run answers
- * as long as it contains the PA, so the VA may differ from the alias rule
- * of kmm_phys_to_virt(); it always maps @p pa.
+ * time) is inline, two compares on the cursor after checking that it
+ * belongs to these regions and that they did not change; moving on to
+ * the next run of the buffer takes one call and reads only the cursor
+ * and the region's run table. For a PA that several regions map, the
+ * cached run answers as long as it contains the PA, so the VA may differ
+ * from the alias rule of kmm_phys_to_virt(); it always maps @p pa.
  * @param as  the address space.
  * @param cur the caller's cursor (one per thread of lookups).
  * @param pa  the physical address to translate.
@@ -265,11 +282,16 @@ static inline int kmm_phys_to_virt_cursor(const struct kmm_as *as,
 					  struct kmm_p2v_cursor *cur,
 					  kmm_paddr_t pa, kmm_vaddr_t *va)
 {
-	if (as != NULL && cur != NULL && va != NULL && cur->regions != NULL &&
-	    cur->regions == as->regions &&
-	    cur->generation == cur->regions->generation &&
-	    pa - cur->first <= cur->last_off) {
-		*va = cur->va + (pa - cur->first);
+	const struct kmm_regions *r;
+	uint64_t off;
+
+	if (as == NULL || cur == NULL || va == NULL)
+		return kmm_phys_to_virt_cursor_slow(as, cur, pa, va);
+	r = as->regions;
+	off = pa - cur->first;
+	if (cur->regions == r && r != NULL &&
+	    cur->generation == r->generation && off <= cur->last_off) {
+		*va = cur->va + off;
 		return 0;
 	}
 	return kmm_phys_to_virt_cursor_slow(as, cur, pa, va);

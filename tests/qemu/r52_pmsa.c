@@ -4,6 +4,14 @@
  * hypervisor's own set in the EL2 MPU (HPRBAR/HPRLAR) and two guests' sets
  * in the EL1 MPU (PRBAR/PRLAR), switched with kmm_pmsa_switch().
  *
+ * The guests are kmm guests: kmm_guest_create() builds each one's region
+ * set through the stage-2 constructor handed to kmm_init()
+ * (kmm_pmsa_guest_init() with the guest's MPU-slot quota). Each guest
+ * holds its two windows in kmm's page allocator, whose span is exactly
+ * the guests' windows, and they are mapped with kmm_guest_map(); the
+ * image is outside that span (the hypervisor's policy lets every guest
+ * run the program's code).
+ *
  * Both MPUs run without a background region, so every access must hit one
  * of kmm's regions. The program checks that:
  * - the MPU registers hold exactly what kmm says it wrote, in both banks;
@@ -13,13 +21,19 @@
  *   its own window; a read of the other guest's window and a write to its
  *   read-only window each take a data abort at EL1 with the exact DFSR and
  *   DFAR; after switching back, a guest finds its data again;
- * - a switch writes only the slots whose content differs.
+ * - a switch writes only the slots whose content differs;
+ * - kmm_guest_map() refuses to give a guest the other guest's window;
+ * - kmm_guest_destroy() of the guest that is not loaded leaves the EL1
+ *   MPU alone; of the loaded one, disables every slot of its set in the
+ *   EL1 MPU; either way kmm_guest_usage() is all zero afterwards.
  */
 #include "bm.h"
 #include "bm_armv8r.h"
 #include "bm_port.h"
 #include "kmm/as.h"
 #include "kmm/errors.h"
+#include "kmm/guest.h"
+#include "kmm/pages.h"
 #include "kmm/pmsa.h"
 
 /* Windows in DDR, above the image. */
@@ -31,6 +45,10 @@
 #define WIN_SIZE 0x1000u
 #define OWNER_G1 1
 #define OWNER_G2 2
+/* The page allocator's span: the guests' windows, nothing else. */
+#define POOL_BASE G1_WIN
+#define POOL_SIZE (G2_RO + WIN_SIZE - G1_WIN)
+#define GUEST_SLOTS 8
 
 #define SCTLR_M (1u << 0)
 #define SCTLR_BR (1u << 17)
@@ -61,9 +79,18 @@ struct guest_job {
 	uint32_t ro_faulted;
 };
 
+/* Each guest: its two windows and eight EL1 MPU slots. */
+static const struct kmm_guest_quota guest_quota = {
+	.pages = 2 * WIN_SIZE / 4096,
+	.mpu_slots = GUEST_SLOTS,
+};
+
 static struct kmm_pmsa hyp;
 static struct kmm_pmsa guests[2];
 static struct guest_job jobs[2];
+static uint64_t pages_meta[64];
+static struct kmm_pages pages;
+static struct kmm kmm;
 static uint8_t guest_stacks[2][4096] __attribute__((aligned(64)));
 
 static void guest_main(uint32_t arg)
@@ -110,21 +137,109 @@ static void map_image(struct kmm_pmsa *set)
 		    KMM_OK);
 }
 
+/*
+ * The stage-2 constructor kmm_guest_create() calls: guest @id's region set
+ * in the EL1 bank, bounded by its MPU-slot quota.
+ */
+static int s2_create(void *ctx, kmm_owner_t id,
+		     const struct kmm_guest_quota *quota, struct kmm_as **s2)
+{
+	struct kmm_pmsa *g = &guests[id - OWNER_G1];
+	int ret = kmm_pmsa_guest_init(g, ctx, id, quota->mpu_slots);
+
+	if (ret == KMM_OK)
+		*s2 = &g->as;
+	return ret;
+}
+
+static void s2_usage(void *ctx, const struct kmm_as *s2, uint64_t *table_pages,
+		     uint32_t *mpu_slots)
+{
+	(void)ctx;
+	*table_pages = 0;
+	*mpu_slots = ((const struct kmm_pmsa *)((uintptr_t)s2 -
+						offsetof(struct kmm_pmsa, as)))
+			     ->nregions;
+}
+
+static const struct kmm_guest_s2_ops s2_ops = {
+	.create = s2_create,
+	.usage = s2_usage,
+};
+
+static void check_usage(kmm_owner_t id, uint64_t pages_held, uint32_t mpu_slots)
+{
+	struct kmm_guest_usage u;
+
+	BM_CHECK_EQ(kmm_guest_usage(&kmm, id, &u), KMM_OK);
+	BM_CHECK_EQ(u.pages, pages_held);
+	BM_CHECK_EQ(u.table_pages, 0);
+	BM_CHECK_EQ(u.va_bytes, 0);
+	BM_CHECK_EQ(u.regions, 0);
+	BM_CHECK_EQ(u.mpu_slots, mpu_slots);
+	BM_CHECK_EQ(u.streams, 0);
+}
+
 static void setup_guest(unsigned int i, uint32_t own, uint32_t other,
 			uint32_t ro)
 {
+	kmm_owner_t id = i == 0 ? OWNER_G1 : OWNER_G2;
 	struct kmm_pmsa *g = &guests[i];
+	uintptr_t text = (uintptr_t)__text_start;
+	uintptr_t data = (uintptr_t)__data_start;
+	struct kmm_as *as = NULL;
 
-	BM_CHECK_EQ(kmm_pmsa_guest_init(g, &hyp, i == 0 ? OWNER_G1 : OWNER_G2,
-					8),
+	BM_CHECK_EQ(kmm_guest_create(&kmm, id, &guest_quota, &as), KMM_OK);
+	BM_CHECK(as == &g->as);
+	BM_CHECK_EQ(g->nslots, GUEST_SLOTS);
+	BM_CHECK_EQ(g->as.owner, id);
+	/* Its windows become its own frames. */
+	BM_CHECK_EQ(kmm_guest_check(&kmm, id), KMM_OK);
+	BM_CHECK_EQ(kmm_pages_alloc_range(&pages, own, WIN_SIZE, id), KMM_OK);
+	BM_CHECK_EQ(kmm_pages_alloc_range(&pages, ro, WIN_SIZE, id), KMM_OK);
+	BM_CHECK_EQ(kmm_guest_map(&kmm, id, text, text,
+				  (uintptr_t)__text_end - text,
+				  KMM_ATTR_RX_CODE),
 		    KMM_OK);
-	map_image(g);
-	BM_CHECK_EQ(kmm_map(&g->as, own, own, WIN_SIZE, KMM_ATTR_RW_DATA),
+	BM_CHECK_EQ(kmm_guest_map(&kmm, id, data, data,
+				  (uintptr_t)__data_end - data,
+				  KMM_ATTR_RW_DATA),
 		    KMM_OK);
-	BM_CHECK_EQ(kmm_map(&g->as, ro, ro, WIN_SIZE,
-			    KMM_ATTR_R | KMM_ATTR_MT(KMM_MT_NORMAL_WB)),
+	BM_CHECK_EQ(kmm_guest_map(&kmm, id, own, own, WIN_SIZE,
+				  KMM_ATTR_RW_DATA),
 		    KMM_OK);
+	BM_CHECK_EQ(kmm_guest_map(&kmm, id, ro, ro, WIN_SIZE,
+				  KMM_ATTR_R | KMM_ATTR_MT(KMM_MT_NORMAL_WB)),
+		    KMM_OK);
+	/* The other guest's window is not this guest's to map. */
+	BM_CHECK_EQ(kmm_guest_map(&kmm, id, other, other, WIN_SIZE,
+				  KMM_ATTR_RW_DATA),
+		    KMM_EPERM);
+	check_usage(id, 2, 4);
 	jobs[i] = (struct guest_job){ .own = own, .other = other, .ro = ro };
+}
+
+/* Reads the first @n slots of the EL1 MPU: none may be enabled. */
+static void check_el1_mpu_off(unsigned int n)
+{
+	unsigned int slot;
+	uint32_t rbar, rlar;
+
+	for (slot = 0; slot < n; slot++) {
+		bm_mpu_read(1, slot, &rbar, &rlar);
+		BM_CHECK_EQ(rlar & 1u, 0);
+	}
+}
+
+static void destroy_guest(kmm_owner_t id)
+{
+	uint64_t used = 1;
+
+	BM_CHECK_EQ(kmm_guest_destroy(&kmm, id), KMM_OK);
+	BM_CHECK_EQ(kmm_guest_state(&kmm, id), KMM_GUEST_FREE);
+	check_usage(id, 0, 0);
+	BM_CHECK_EQ(kmm_pages_usage(&pages, id, &used), KMM_OK);
+	BM_CHECK_EQ(used, 0);
 }
 
 static void run_guest(unsigned int i, uint32_t pattern)
@@ -183,10 +298,17 @@ int bm_main(void)
 		.guest_first = 0,
 		.guest_slots = (bm_cp15_read(0, c0, c0, 4) >> 8) & 0xffu,
 	};
-	uint32_t val = 0;
+	struct kmm_config kcfg = { 0 };
+	uint32_t val = 0, el1_writes;
 	int writes;
 
 	bm_port_init(&port, &stats);
+	BM_CHECK(kmm_pages_meta_size(POOL_BASE, POOL_SIZE) <=
+		 sizeof(pages_meta));
+	BM_CHECK_EQ(kmm_pages_init(&pages, &port, POOL_BASE, POOL_SIZE,
+				   pages_meta, sizeof(pages_meta)),
+		    KMM_OK);
+	BM_CHECK_EQ(kmm_pages_add(&pages, POOL_BASE, POOL_SIZE), KMM_OK);
 	BM_CHECK_EQ(cfg.hyp_slots, 16);
 	BM_CHECK_EQ(cfg.guest_slots, 16);
 	BM_CHECK_EQ(kmm_pmsa_init(&hyp, &port, &cfg), KMM_OK);
@@ -195,6 +317,11 @@ int bm_main(void)
 			    KMM_ATTR_RW_DATA),
 		    KMM_OK);
 	hyp_mpu_on();
+	kcfg.port = &port;
+	kcfg.pages = &pages;
+	kcfg.s2_ops = &s2_ops;
+	kcfg.s2_ctx = &hyp;
+	BM_CHECK_EQ(kmm_init(&kmm, &kcfg), KMM_OK);
 	bm_printf("r52: EL2 MPU on with %u kmm regions\n",
 		  (unsigned int)hyp.nregions);
 
@@ -230,6 +357,19 @@ int bm_main(void)
 	BM_CHECK_EQ(kmm_pmsa_switch(&guests[1], &guests[0]), 2);
 	run_guest(0, 0x6e510003u);
 	BM_CHECK_EQ(jobs[0].seen_before, 0x6e510001u);
+
+	/*
+	 * Guest 2 is not loaded: its teardown leaves the EL1 MPU with guest
+	 * 1's set. Guest 1 is: its teardown disables every slot it had.
+	 */
+	el1_writes = stats.mpu_writes[1];
+	destroy_guest(OWNER_G2);
+	BM_CHECK_EQ(stats.mpu_writes[1], el1_writes);
+	check_bank(&guests[0], 1);
+	destroy_guest(OWNER_G1);
+	/* One write per region guest 1 had, each disabling its slot. */
+	BM_CHECK_EQ(stats.mpu_writes[1], el1_writes + 4);
+	check_el1_mpu_off(GUEST_SLOTS);
 
 	/* The hypervisor's set is untouched by all the switching. */
 	check_bank(&hyp, 0);
