@@ -1140,8 +1140,10 @@ static int region_destroy(struct kmm_regions *r, struct kmm_region *rg)
 	struct kmm_regions_owner *o = &r->owners[rg->owner];
 	int ret;
 
+	/* KMM_ENOENT: the caller already unmapped every page of the region
+	 * through kmm_unmap(); the region must still go. */
 	ret = kmm_as_unmap_locked(r->as, rg->va, (size_t)rg->size);
-	if (ret)
+	if (ret && ret != KMM_ENOENT)
 		return ret;
 	(void)kmm_vaspace_free(r->vs, rg->va, rg->size, rg->owner);
 	for (size_t i = 0; i < rg->nr_runs; i++)

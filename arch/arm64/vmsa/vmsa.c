@@ -167,6 +167,26 @@ static void free_chain(struct op *o, kmm_paddr_t *chain)
 	}
 }
 
+/*
+ * Whether the allocator has a block for every table the commit needs.
+ * Asked first because taking some tables and giving them back would still
+ * change the allocator (freed frames are marked dirty), and a call that
+ * fails must change nothing.
+ */
+static bool spares_available(const struct op *o)
+{
+	struct kmm_vmsa *v = o->v;
+	unsigned int t = table_order(v);
+	struct kmm_pages_stats st;
+	uint64_t n = 0;
+
+	if (kmm_pages_stats(v->pages, &st) != KMM_OK)
+		return false;
+	for (unsigned int k = t; k < KMM_PAGES_ORDERS && n < o->need; k++)
+		n += st.free_blocks[k] << (k - t);
+	return n >= o->need;
+}
+
 /* Frames held by the tables: the root (root_tables tables) counts once in
  * v->tables. */
 static uint64_t table_pages(const struct kmm_vmsa *v)
@@ -185,6 +205,8 @@ static int alloc_spares(struct op *o)
 	if (max != 0 &&
 	    table_pages(v) + ((uint64_t)o->need << table_order(v)) > max)
 		return KMM_EQUOTA;
+	if (o->need != 0 && !spares_available(o))
+		return KMM_ENOMEM;
 	for (size_t k = 0; k < o->need; k++) {
 		kmm_paddr_t pa;
 		uint64_t *t;
