@@ -9,6 +9,18 @@
 #   footprint.text.core_pmsa: N     core + PMSA backend
 #   footprint.text.all: N           everything (both backends, SMMUv3, fdt)
 #   footprint.data_bss.all: N       .data + .bss of everything (goal 0)
+#   footprint.text.min_vmsa: N      smallest sensible VMSA build: the map
+#                                   API, the page allocator and VMSA stage-1
+#                                   tables with the 4 KiB granule only; no
+#                                   stage 2, SMMUv3, fdt, diagnostics,
+#                                   rbtree, slab, vaspace, regions, guests
+#   footprint.text.min_pmsa: N      smallest sensible PMSA build: the map
+#                                   API and the PMSA region sets; no page
+#                                   allocator, fdt, diagnostics, rbtree,
+#                                   slab, vaspace, regions, guests
+#
+# The first three configurations build every module and feature; only the
+# backends, SMMUv3 and fdt differ.
 #
 # usage: bench/footprint.sh [WORKDIR]     (default: build-footprint)
 set -eu
@@ -48,8 +60,14 @@ build() { # name, meson options...
 build core_vmsa -Dbackends=vmsa -Dsmmuv3=false -Dfdt=disabled
 build core_pmsa -Dbackends=pmsa -Dfdt=disabled
 build all -Dbackends=vmsa,pmsa -Dfdt=auto
+build min_vmsa -Dbackends=vmsa -Dmodules=pages -Dvmsa_granules=4k \
+	-Dvmsa_stage2=false -Dsmmuv3=false -Ddiagnostics=false -Dfdt=disabled
+build min_pmsa -Dbackends=pmsa -Dmodules= -Ddiagnostics=false \
+	-Dfdt=disabled
 
 echo "footprint.text.core_vmsa: $(sum_sections "$work/core_vmsa/libkmm.a" '^\.text')"
 echo "footprint.text.core_pmsa: $(sum_sections "$work/core_pmsa/libkmm.a" '^\.text')"
 echo "footprint.text.all: $(sum_sections "$work/all/libkmm.a" '^\.text')"
 echo "footprint.data_bss.all: $(sum_sections "$work/all/libkmm.a" '^\.(data|bss|sdata|sbss)')"
+echo "footprint.text.min_vmsa: $(sum_sections "$work/min_vmsa/libkmm.a" '^\.text')"
+echo "footprint.text.min_pmsa: $(sum_sections "$work/min_pmsa/libkmm.a" '^\.text')"

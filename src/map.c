@@ -144,6 +144,8 @@ int kmm_as_dump(const struct kmm_as *as)
 {
 	if (!as_is_valid(as))
 		return KMM_EINVAL;
+	if (!KMM_CONFIG_DIAGNOSTICS || as->ops->dump == NULL)
+		return KMM_ENOTSUP;
 	as->ops->dump(as);
 	return KMM_OK;
 }

@@ -925,6 +925,8 @@ int kmm_pages_check(const struct kmm_pages *p)
 
 	if (p == NULL)
 		return KMM_EINVAL;
+	if (!KMM_CONFIG_DIAGNOSTICS)
+		return KMM_ENOTSUP;
 
 	kmm_port_lock(p->port);
 	for (uint64_t i = 0; i < p->span_pages;) {

@@ -52,37 +52,28 @@ static inline void replace_child(struct kmm_rb_root *root,
 		parent->right = new;
 }
 
-/*
- * Rotations keep the in-order sequence; @x moves down, its child @y takes
- * its place. Colours are left to the caller.
- */
-static void rotate_left(struct kmm_rb_root *root, struct kmm_rb_node *x,
-			const struct kmm_rb_augment *aug)
+/* Child @d of @n: 0 left, 1 right. One body serves both mirror images. */
+static inline struct kmm_rb_node **child(struct kmm_rb_node *n, unsigned int d)
 {
-	struct kmm_rb_node *y = x->right;
-	struct kmm_rb_node *xp = kmm_rb_parent(x);
-
-	x->right = y->left;
-	if (y->left)
-		set_parent(y->left, x);
-	y->left = x;
-	replace_child(root, xp, x, y);
-	set_parent(y, xp);
-	set_parent(x, y);
-	if (aug)
-		aug->rotate(x, y);
+	return d ? &n->right : &n->left;
 }
 
-static void rotate_right(struct kmm_rb_root *root, struct kmm_rb_node *x,
-			 const struct kmm_rb_augment *aug)
+/*
+ * Rotation towards side @d keeps the in-order sequence: @x moves down to
+ * its side @d, its child on the other side takes its place. Colours are
+ * left to the caller.
+ */
+static void rotate(struct kmm_rb_root *root, struct kmm_rb_node *x,
+		   unsigned int d, const struct kmm_rb_augment *aug)
 {
-	struct kmm_rb_node *y = x->left;
+	struct kmm_rb_node *y = *child(x, !d);
 	struct kmm_rb_node *xp = kmm_rb_parent(x);
+	struct kmm_rb_node *inner = *child(y, d);
 
-	x->left = y->right;
-	if (y->right)
-		set_parent(y->right, x);
-	y->right = x;
+	*child(x, !d) = inner;
+	if (inner)
+		set_parent(inner, x);
+	*child(y, d) = x;
 	replace_child(root, xp, x, y);
 	set_parent(y, xp);
 	set_parent(x, y);
@@ -103,6 +94,7 @@ void kmm_rb_insert(struct kmm_rb_root *root, struct kmm_rb_node *node,
 		   const struct kmm_rb_augment *aug)
 {
 	struct kmm_rb_node *parent, *gparent, *uncle;
+	unsigned int d;
 
 	if (aug && kmm_rb_parent(node))
 		aug->propagate(kmm_rb_parent(node), NULL);
@@ -118,35 +110,20 @@ void kmm_rb_insert(struct kmm_rb_root *root, struct kmm_rb_node *node,
 			return;
 		/* A red parent is never the root, so gparent exists. */
 		gparent = kmm_rb_parent(parent);
-		if (parent == gparent->left) {
-			uncle = gparent->right;
-			if (kmm_rb_is_red(uncle)) {
-				set_black(parent);
-				set_black(uncle);
-				set_red(gparent);
-				node = gparent;
-				continue;
-			}
-			if (node == parent->right) {
-				rotate_left(root, parent, aug);
-				parent = node;
-			}
-			rotate_right(root, gparent, aug);
-		} else {
-			uncle = gparent->left;
-			if (kmm_rb_is_red(uncle)) {
-				set_black(parent);
-				set_black(uncle);
-				set_red(gparent);
-				node = gparent;
-				continue;
-			}
-			if (node == parent->left) {
-				rotate_right(root, parent, aug);
-				parent = node;
-			}
-			rotate_left(root, gparent, aug);
+		d = parent != gparent->left; /* side of @parent */
+		uncle = *child(gparent, !d);
+		if (kmm_rb_is_red(uncle)) {
+			set_black(parent);
+			set_black(uncle);
+			set_red(gparent);
+			node = gparent;
+			continue;
 		}
+		if (node == *child(parent, !d)) {
+			rotate(root, parent, d, aug);
+			parent = node;
+		}
+		rotate(root, gparent, !d, aug);
 		set_black(parent);
 		set_red(gparent);
 		return;
@@ -163,59 +140,34 @@ static void erase_fixup(struct kmm_rb_root *root, struct kmm_rb_node *x,
 			const struct kmm_rb_augment *aug)
 {
 	struct kmm_rb_node *w;
+	unsigned int d;
 
 	while (xp != NULL && is_black(x)) {
-		if (x == xp->left) {
-			w = xp->right;
-			if (kmm_rb_is_red(w)) {
-				set_black(w);
-				set_red(xp);
-				rotate_left(root, xp, aug);
-				w = xp->right;
-			}
-			if (is_black(w->left) && is_black(w->right)) {
-				set_red(w);
-				x = xp;
-				xp = kmm_rb_parent(x);
-				continue;
-			}
-			if (is_black(w->right)) {
-				set_black(w->left);
-				set_red(w);
-				rotate_right(root, w, aug);
-				w = xp->right;
-			}
-			set_parent_color(w, kmm_rb_parent(w),
-					 xp->parent_color & KMM_RB_BLACK);
-			set_black(xp);
-			set_black(w->right);
-			rotate_left(root, xp, aug);
-		} else {
-			w = xp->left;
-			if (kmm_rb_is_red(w)) {
-				set_black(w);
-				set_red(xp);
-				rotate_right(root, xp, aug);
-				w = xp->left;
-			}
-			if (is_black(w->left) && is_black(w->right)) {
-				set_red(w);
-				x = xp;
-				xp = kmm_rb_parent(x);
-				continue;
-			}
-			if (is_black(w->left)) {
-				set_black(w->right);
-				set_red(w);
-				rotate_left(root, w, aug);
-				w = xp->left;
-			}
-			set_parent_color(w, kmm_rb_parent(w),
-					 xp->parent_color & KMM_RB_BLACK);
-			set_black(xp);
-			set_black(w->left);
-			rotate_right(root, xp, aug);
+		d = x != xp->left; /* side of @x; @w is its sibling */
+		w = *child(xp, !d);
+		if (kmm_rb_is_red(w)) {
+			set_black(w);
+			set_red(xp);
+			rotate(root, xp, d, aug);
+			w = *child(xp, !d);
 		}
+		if (is_black(w->left) && is_black(w->right)) {
+			set_red(w);
+			x = xp;
+			xp = kmm_rb_parent(x);
+			continue;
+		}
+		if (is_black(*child(w, !d))) {
+			set_black(*child(w, d));
+			set_red(w);
+			rotate(root, w, !d, aug);
+			w = *child(xp, !d);
+		}
+		set_parent_color(w, kmm_rb_parent(w),
+				 xp->parent_color & KMM_RB_BLACK);
+		set_black(xp);
+		set_black(*child(w, !d));
+		rotate(root, xp, d, aug);
 		x = root->node;
 		break;
 	}
@@ -277,59 +229,47 @@ void kmm_rb_erase(struct kmm_rb_root *root, struct kmm_rb_node *z,
 		erase_fixup(root, x, xp, aug);
 }
 
+/* The last node on side @d of the subtree at @n (NULL for an empty one). */
+static struct kmm_rb_node *extreme(struct kmm_rb_node *n, unsigned int d)
+{
+	if (n)
+		while (*child(n, d))
+			n = *child(n, d);
+	return n;
+}
+
 struct kmm_rb_node *kmm_rb_first(const struct kmm_rb_root *root)
 {
-	struct kmm_rb_node *n = root->node;
-
-	if (n == NULL)
-		return NULL;
-	while (n->left)
-		n = n->left;
-	return n;
+	return extreme(root->node, 0);
 }
 
 struct kmm_rb_node *kmm_rb_last(const struct kmm_rb_root *root)
 {
-	struct kmm_rb_node *n = root->node;
+	return extreme(root->node, 1);
+}
 
-	if (n == NULL)
-		return NULL;
-	while (n->right)
-		n = n->right;
-	return n;
+/* The in-order neighbour on side @d: 1 successor, 0 predecessor. */
+static struct kmm_rb_node *step(const struct kmm_rb_node *node, unsigned int d)
+{
+	struct kmm_rb_node *n = (struct kmm_rb_node *)node;
+	struct kmm_rb_node *p;
+
+	if (*child(n, d))
+		return extreme(*child(n, d), !d);
+	/* Climb while we are a child on side @d. */
+	while ((p = kmm_rb_parent(n)) != NULL && *child(p, d) == n)
+		n = p;
+	return p;
 }
 
 struct kmm_rb_node *kmm_rb_next(const struct kmm_rb_node *node)
 {
-	const struct kmm_rb_node *n = node;
-	struct kmm_rb_node *p;
-
-	if (n->right) {
-		n = n->right;
-		while (n->left)
-			n = n->left;
-		return (struct kmm_rb_node *)n;
-	}
-	/* Climb while we are a right child. */
-	while ((p = kmm_rb_parent(n)) != NULL && p->right == n)
-		n = p;
-	return p;
+	return step(node, 1);
 }
 
 struct kmm_rb_node *kmm_rb_prev(const struct kmm_rb_node *node)
 {
-	const struct kmm_rb_node *n = node;
-	struct kmm_rb_node *p;
-
-	if (n->left) {
-		n = n->left;
-		while (n->right)
-			n = n->right;
-		return (struct kmm_rb_node *)n;
-	}
-	while ((p = kmm_rb_parent(n)) != NULL && p->left == n)
-		n = p;
-	return p;
+	return step(node, 0);
 }
 
 struct kmm_rb_node *kmm_rb_find(const struct kmm_rb_root *root, const void *key,

@@ -19,6 +19,7 @@ void kmm_port_scrub(const struct kmm_port *port, kmm_paddr_t pa, size_t size)
 		kmm_memzero(p, size);
 }
 
+#if KMM_CONFIG_DIAGNOSTICS
 struct fmt_out {
 	char *buf;
 	size_t cap;
@@ -125,3 +126,4 @@ void kmm_log(const struct kmm_port *port, const char *fmt, ...)
 	va_end(ap);
 	port->log(port->cookie, line);
 }
+#endif /* KMM_CONFIG_DIAGNOSTICS */

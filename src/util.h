@@ -109,6 +109,7 @@ static inline void *kmm_port_pa_to_ptr(const struct kmm_port *port,
 /* Zeroes a physical range through the port's scrub hook, else pa_to_ptr. */
 void kmm_port_scrub(const struct kmm_port *port, kmm_paddr_t pa, size_t size);
 
+#if KMM_CONFIG_DIAGNOSTICS
 /*
  * Formats into @buf (always NUL-terminated, truncated to @cap) from @fmt,
  * which understands only: %s (string), %x (uint64_t, hex with 0x),
@@ -118,5 +119,13 @@ size_t kmm_fmt(char *buf, size_t cap, const char *fmt, ...);
 
 /* Formats one line like kmm_fmt() and hands it to the port's log hook. */
 void kmm_log(const struct kmm_port *port, const char *fmt, ...);
+#else
+/* Without diagnostics nothing logs: the calls (in dead dump code) vanish. */
+static inline void kmm_log(const struct kmm_port *port, const char *fmt, ...)
+{
+	(void)port;
+	(void)fmt;
+}
+#endif
 
 #endif /* KMM_UTIL_H */

@@ -13,11 +13,12 @@
  *  - owners[o].usage is the sum of the sizes of o's ranges, each of which
  *    is on owners[o].ranges.
  *
- * Exactness of the search: for alignment 2^j granules (1 <= j <= CLASSES)
- * fit.max_aligned[j - 1] is the largest range starting on such a boundary
- * inside some extent of the subtree, so "subtree may fit" is "subtree
- * holds a fit" and the descent never backtracks. For other alignments the
- * cached values are upper bounds: the search stays exact but may
+ * Exactness of the search: for alignment 2^j granules (j < LANES)
+ * fit.max_room[j] is the largest range starting on such a boundary inside
+ * some extent of the subtree (saturated at FIT_SAT granules), so for a
+ * need of at most FIT_SAT granules "subtree may fit" is "subtree holds a
+ * fit" and the descent never backtracks. For larger alignments or needs
+ * the cached values are upper bounds: the search stays exact but may
  * backtrack.
  */
 #include "kmm/vaspace.h"
@@ -25,7 +26,6 @@
 #include "util.h"
 
 #define CLASSES KMM_VASPACE_ALIGN_CLASSES
-#define UNITS_MAX UINT32_MAX
 
 typedef struct kmm_vaspace_node vnode_t;
 
@@ -48,6 +48,18 @@ static inline bool owner_ok(kmm_owner_t owner)
 /* Augmentation: the fit of a free-tree subtree.                      */
 /* ------------------------------------------------------------------ */
 
+/*
+ * Every room is saturated at FIT_SAT granules: a query for at most that
+ * many is answered exactly, a larger one only prunes (see fit_query).
+ * FIT_SAT + 2^LANES still fits in 32 bits, which keeps the arithmetic
+ * below in 32 bits. Saturation also stops a change of a huge extent
+ * (the untouched rest of a window, carved at every allocation) at the
+ * extent itself.
+ */
+#define FIT_SAT KMM_VASPACE_FIT_SAT
+#define LANES KMM_VASPACE_FIT_LANES
+#define HUGE_UNITS ((uint64_t)FIT_SAT + ((uint64_t)1 << LANES))
+
 /* The fit of a missing child. */
 static const struct kmm_vaspace_fit no_fit;
 
@@ -56,89 +68,209 @@ static inline uint32_t max_u32(uint32_t a, uint32_t b)
 	return a > b ? a : b;
 }
 
+static inline uint32_t min_u32(uint32_t a, uint32_t b)
+{
+	return a < b ? a : b;
+}
+
 static inline uint32_t max3_u32(uint32_t a, uint32_t b, uint32_t c)
 {
 	return max_u32(max_u32(a, b), c);
 }
 
+/* Lowest set bit of a non-zero lane mask (32-bit: no libgcc call). */
+static inline unsigned int lane_low(uint32_t mask)
+{
+	return (unsigned int)__builtin_ctz(mask);
+}
+
+/* Highest set bit of a non-zero lane mask. */
+static inline unsigned int lane_high(uint32_t mask)
+{
+	return 31u - (unsigned int)__builtin_clz(mask);
+}
+
+static inline const struct kmm_vaspace_fit *fit_of(const struct kmm_rb_node *rb)
+{
+	return rb ? &vnode(rb)->fit : &no_fit;
+}
+
 /*
- * The extent's own aligned room per class, in granules saturated at
- * UNITS_MAX, for the classes with room; returns how many those are. The
- * room only shrinks as the alignment grows, so the classes with room come
- * first and the loop stops at the first class without.
+ * The extent of @n in granules: @size of them, @lead the low bits of the
+ * distance from its base up to 2^64. The first boundary of 2^j granules
+ * lies (lead & (2^j - 1)) granules into the extent; it is inside iff that
+ * is below the size, and a boundary inside is never at or past 2^64.
  */
-static unsigned int own_units(const vnode_t *n, uint32_t units[CLASSES])
+struct own_extent {
+	uint64_t size;
+	uint32_t lead;
+};
+
+static inline struct own_extent own_extent(const vnode_t *n)
 {
 	unsigned int shift = n->fit.granule_shift;
-	uint64_t last = node_last(n);
+
+	return (struct own_extent){ .size = n->size >> shift,
+				    .lead = (uint32_t)(0 -
+						       (n->base >> shift)) };
+}
+
+/* Room of @e from its first boundary of 2^j granules, saturated. */
+static inline uint32_t own_room(struct own_extent e, unsigned int j)
+{
+	uint32_t pad = e.lead & (((uint32_t)1 << j) - 1);
+
+	if (e.size >= HUGE_UNITS)
+		return FIT_SAT; /* room > FIT_SAT in every lane */
+	if (pad >= e.size)
+		return 0;
+	return min_u32((uint32_t)e.size - pad, FIT_SAT);
+}
+
+/*
+ * The extent's own room per lane for the lanes with room; returns how
+ * many those are. A lane's boundary is never below the previous lane's,
+ * so the lanes with room come first (lane 0 always has room).
+ */
+static unsigned int own_rooms(const vnode_t *n, uint32_t room[LANES])
+{
+	struct own_extent e = own_extent(n);
 	unsigned int j = 0;
 
-	for (; j < CLASSES; j++) {
-		uint64_t mask = ((uint64_t)2 << (shift + j)) - 1;
-		uint64_t start = (n->base + mask) & ~mask;
-		uint64_t room;
+	if (e.size >= HUGE_UNITS) {
+		for (; j < LANES; j++)
+			room[j] = FIT_SAT;
+		return LANES;
+	}
+	for (; j < LANES; j++) {
+		uint32_t pad = e.lead & (((uint32_t)1 << j) - 1);
 
-		/* start < base: the boundary would lie at or beyond 2^64. */
-		if (start < n->base || start > last)
+		if (pad >= e.size)
 			break;
-		room = (last - start + 1) >> shift;
-		units[j] = room > UNITS_MAX ? UNITS_MAX : (uint32_t)room;
+		room[j] = min_u32((uint32_t)e.size - pad, FIT_SAT);
 	}
 	return j;
 }
 
 /*
  * Recomputes the fit of @n from its extent and its children's fits, in
- * place; returns true when it changed. Only the classes where one of the
- * three has room are computed: every class above is 0 in all of them.
+ * place; returns the mask of lanes that changed. Only the lanes where
+ * one of the three has room are computed: every lane above is 0 in all
+ * of them.
  */
-static bool update_fit(vnode_t *n)
+static uint32_t update_fit(vnode_t *n)
 {
-	const struct kmm_vaspace_fit *l = n->rb.left ? &vnode(n->rb.left)->fit :
-						       &no_fit;
-	const struct kmm_vaspace_fit *r =
-		n->rb.right ? &vnode(n->rb.right)->fit : &no_fit;
+	const struct kmm_vaspace_fit *l = fit_of(n->rb.left);
+	const struct kmm_vaspace_fit *r = fit_of(n->rb.right);
 	struct kmm_vaspace_fit *f = &n->fit;
-	uint64_t max =
-		kmm_max_u64(n->size, kmm_max_u64(l->max_size, r->max_size));
-	uint32_t units[CLASSES];
-	unsigned int own = own_units(n, units);
-	unsigned int top = max3_u32(own, l->classes, r->classes);
-	uint32_t diff = max != f->max_size;
+	uint32_t room[LANES];
+	unsigned int own = own_rooms(n, room);
+	unsigned int top = max3_u32(own, l->lanes, r->lanes);
+	uint32_t changed = 0;
 	unsigned int j = 0;
 
-	f->max_size = max;
 	for (; j < own; j++) {
-		uint32_t v = max3_u32(units[j], l->max_aligned[j],
-				      r->max_aligned[j]);
+		uint32_t v = max3_u32(room[j], l->max_room[j], r->max_room[j]);
 
-		diff |= v ^ f->max_aligned[j];
-		f->max_aligned[j] = v;
+		changed |= (uint32_t)(v != f->max_room[j]) << j;
+		f->max_room[j] = v;
 	}
 	for (; j < top; j++) {
-		uint32_t v = max_u32(l->max_aligned[j], r->max_aligned[j]);
+		uint32_t v = max_u32(l->max_room[j], r->max_room[j]);
 
-		diff |= v ^ f->max_aligned[j];
-		f->max_aligned[j] = v;
+		changed |= (uint32_t)(v != f->max_room[j]) << j;
+		f->max_room[j] = v;
 	}
-	for (; j < f->classes; j++) {
-		diff |= f->max_aligned[j];
-		f->max_aligned[j] = 0;
+	for (; j < f->lanes; j++) {
+		changed |= (uint32_t)(f->max_room[j] != 0) << j;
+		f->max_room[j] = 0;
 	}
-	f->classes = (uint8_t)top;
-	return diff != 0;
+	f->lanes = (uint8_t)top;
+	return changed;
 }
 
 /*
- * The three tree callbacks, shaped like KMM_RB_AUGMENT_DEFINE's but for a
- * value that is a struct rather than a scalar.
+ * Carries a change of @child's fit up to, not including, @stop (NULL:
+ * the root): @mask holds the lanes that changed and @old what they were.
+ * At the parent a lane can only change if the child's new value exceeds
+ * the parent's, or if the child's old value was the parent's (the child
+ * held the maximum, so the parent looks at its own extent and its other
+ * child again). A lane that did not change at a node drops out, and the
+ * walk ends when none is left: the cost per node is the number of lanes
+ * still changing, not the number of lanes.
+ */
+static void fit_carry(vnode_t *child, struct kmm_rb_node *stop, uint32_t mask,
+		      uint32_t old[LANES])
+{
+	struct kmm_rb_node *prb;
+
+	while (mask != 0 && (prb = kmm_rb_parent(&child->rb)) != stop) {
+		vnode_t *p = vnode(prb);
+		struct kmm_vaspace_fit *pf = &p->fit;
+		const struct kmm_vaspace_fit *cf = &child->fit;
+		uint32_t next = 0, zero = 0;
+
+		do {
+			unsigned int j = lane_low(mask);
+			uint32_t was = pf->max_room[j], v = cf->max_room[j];
+
+			mask &= mask - 1;
+			if (v < was) {
+				const struct kmm_rb_node *sib;
+
+				if (old[j] != was)
+					continue; /* the maximum is elsewhere */
+				sib = prb->left == &child->rb ? prb->right :
+								prb->left;
+				v = max3_u32(own_room(own_extent(p), j), v,
+					     fit_of(sib)->max_room[j]);
+				if (v == was)
+					continue;
+				zero |= (uint32_t)(v == 0) << j;
+			} else if (v == was) {
+				continue;
+			}
+			pf->max_room[j] = v;
+			old[j] = was;
+			next |= (uint32_t)1 << j;
+		} while (mask != 0);
+		/* The lanes with room stay a prefix: find its new end. */
+		if (zero != 0)
+			pf->lanes = (uint8_t)lane_low(zero);
+		else if (next >> pf->lanes != 0)
+			pf->lanes = (uint8_t)(lane_high(next) + 1);
+		mask = next;
+		child = p;
+	}
+}
+
+/*
+ * Recomputes the fit of @rb, then carries what changed up to, not
+ * including, @stop (NULL: the root). Every node between keeps a correct
+ * value for what its subtree was before the change below it.
  */
 static void fit_propagate(struct kmm_rb_node *rb, struct kmm_rb_node *stop)
 {
-	while (rb != stop && update_fit(vnode(rb)))
-		rb = kmm_rb_parent(rb);
+	uint32_t old[LANES];
+	vnode_t *n;
+
+	if (rb == stop)
+		return;
+	n = vnode(rb);
+	kmm_memcpy(old, n->fit.max_room, sizeof(old));
+	fit_carry(n, stop, update_fit(n), old);
 }
 
+/*
+ * After a change of @n's extent that kept its place in the order:
+ * recomputes @n's fit and carries what changed up to the root.
+ */
+static void free_update(vnode_t *n)
+{
+	fit_propagate(&n->rb, NULL);
+}
+
+/* The other two tree callbacks. */
 static void fit_copy(struct kmm_rb_node *from, struct kmm_rb_node *to)
 {
 	vnode(to)->fit = vnode(from)->fit;
@@ -156,16 +288,38 @@ static const struct kmm_rb_augment fit_aug = {
 	.rotate = fit_rotate,
 };
 
+/* Nothing to propagate: free_insert() carried the new leaf up already. */
+static void fit_carried(struct kmm_rb_node *rb, struct kmm_rb_node *stop)
+{
+	(void)rb;
+	(void)stop;
+}
+
+/* For kmm_rb_insert() of a leaf whose fit was carried up. */
+static const struct kmm_rb_augment fit_aug_linked = {
+	.propagate = fit_carried,
+	.copy = fit_copy,
+	.rotate = fit_rotate,
+};
+
 /* ------------------------------------------------------------------ */
 /* Tree helpers.                                                      */
 /* ------------------------------------------------------------------ */
 
-static int cmp_base(const void *key, const struct kmm_rb_node *rb)
+/* The node of @root with the greatest base <= @va, or NULL. */
+static vnode_t *floor_by_base(const struct kmm_rb_root *root, uint64_t va)
 {
-	uint64_t k = *(const uint64_t *)key;
-	uint64_t b = vnode(rb)->base;
+	struct kmm_rb_node *rb = root->node, *best = NULL;
 
-	return k < b ? -1 : k > b;
+	while (rb) {
+		if (va < vnode(rb)->base) {
+			rb = rb->left;
+		} else {
+			best = rb;
+			rb = rb->right;
+		}
+	}
+	return vnode(best);
 }
 
 /* Links @n into @root by base; the caller sets up any augmented value. */
@@ -183,24 +337,21 @@ static void link_by_base(struct kmm_rb_root *root, vnode_t *n)
 
 static void free_insert(struct kmm_vaspace *vs, vnode_t *n)
 {
+	uint32_t none[LANES] = { 0 };
+
 	link_by_base(&vs->free_tree, n);
 	n->fit.granule_shift = (uint8_t)vs->granule_shift;
-	/* Unknown contents: have update_fit() clear every class. */
-	n->fit.classes = CLASSES;
+	/* Unknown contents: have update_fit() clear every lane. */
+	n->fit.lanes = LANES;
 	update_fit(n);
-	kmm_rb_insert(&vs->free_tree, &n->rb, &fit_aug);
+	/* The ancestors saw no room from the new leaf: carry all of it. */
+	fit_carry(n, NULL, ((uint32_t)1 << n->fit.lanes) - 1, none);
+	kmm_rb_insert(&vs->free_tree, &n->rb, &fit_aug_linked);
 }
-
-/* After a change of @n's base or size that kept its place in the order. */
-static void free_update(vnode_t *n)
-{
-	fit_propagate(&n->rb, NULL);
-}
-
 /* The node of @root with the greatest base <= @va whose range holds @va. */
 static vnode_t *node_holding(const struct kmm_rb_root *root, uint64_t va)
 {
-	vnode_t *n = vnode(kmm_rb_floor(root, &va, cmp_base));
+	vnode_t *n = floor_by_base(root, va);
 
 	return n && va <= node_last(n) ? n : NULL;
 }
@@ -223,28 +374,17 @@ struct fit_query {
 	uint64_t need; /* range plus guard, bytes */
 	uint64_t align; /* bytes, a power of two >= granule */
 	uint32_t need_units; /* need in granules, saturated */
-	unsigned int cls; /* 0: any granule; else 2^cls granules */
+	unsigned int lane; /* log2(align in granules), at most LANES - 1 */
 };
 
 /*
- * May the subtree at @rb hold a fit? Exact when cls <= CLASSES and
- * need_units is not saturated, otherwise an upper bound.
+ * May the subtree at @rb hold a fit? Exact when the alignment has its
+ * own lane and need_units is not saturated, otherwise an upper bound.
  */
-static bool subtree_may_fit(const struct kmm_rb_node *rb,
-			    const struct fit_query *q)
+static inline bool subtree_may_fit(const struct kmm_rb_node *rb,
+				   const struct fit_query *q)
 {
-	const struct kmm_vaspace_fit *f;
-
-	if (rb == NULL)
-		return false;
-	f = &vnode(rb)->fit;
-	if (f->max_size < q->need)
-		return false;
-	if (q->cls == 0)
-		return true;
-	if (q->cls > CLASSES)
-		return f->max_aligned[CLASSES - 1] >= q->need_units;
-	return f->max_aligned[q->cls - 1] >= q->need_units;
+	return rb != NULL && vnode(rb)->fit.max_room[q->lane] >= q->need_units;
 }
 
 static bool extent_fits(const vnode_t *n, const struct fit_query *q,
@@ -329,10 +469,22 @@ static vnode_t *carve(struct kmm_vaspace *vs, vnode_t *f, uint64_t start,
 	if (head && tail) {
 		vnode_t *t = spare[1];
 
-		f->size = start - f->base;
+		/*
+		 * @f keeps the larger piece, so that the new node carries the
+		 * smaller change up the tree: carving a window's untouched
+		 * rest leaves it huge and its saturated fit unchanged.
+		 */
+		if (start - f->base > f_last - last) {
+			f->size = start - f->base;
+			t->base = last + 1;
+			t->size = f_last - last;
+		} else {
+			t->base = f->base;
+			t->size = start - f->base;
+			f->base = last + 1;
+			f->size = f_last - last;
+		}
 		free_update(f);
-		t->base = last + 1;
-		t->size = f_last - last;
 		free_insert(vs, t);
 		return spare[0];
 	}
@@ -355,11 +507,11 @@ static vnode_t *carve(struct kmm_vaspace *vs, vnode_t *f, uint64_t start,
 static void free_neighbours(const struct kmm_vaspace *vs, uint64_t base,
 			    uint64_t last, vnode_t **prev, vnode_t **next)
 {
-	struct kmm_rb_node *p = kmm_rb_floor(&vs->free_tree, &base, cmp_base);
-	struct kmm_rb_node *n = p ? kmm_rb_next(p) :
+	vnode_t *p = floor_by_base(&vs->free_tree, base);
+	struct kmm_rb_node *n = p ? kmm_rb_next(&p->rb) :
 				    kmm_rb_first(&vs->free_tree);
 
-	*prev = vnode(p);
+	*prev = p;
 	*next = vnode(n);
 	/* Adjacent means no gap, and never across the 2^64 wrap. */
 	if (*prev &&
@@ -381,11 +533,22 @@ static void release(struct kmm_vaspace *vs, uint64_t base, uint64_t size,
 
 	free_neighbours(vs, base, base + (size - 1), &prev, &next);
 	if (prev && next) {
-		/* Unlink @next first so the tree is consistent throughout. */
-		kmm_rb_erase(&vs->free_tree, &next->rb, &fit_aug);
-		prev->size += size + next->size;
-		free_update(prev);
-		kmm_slab_free(vs->nodes, next);
+		/*
+		 * The larger neighbour absorbs the rest and the smaller one
+		 * leaves, unlinked first so the tree is consistent throughout.
+		 */
+		if (prev->size >= next->size) {
+			kmm_rb_erase(&vs->free_tree, &next->rb, &fit_aug);
+			prev->size += size + next->size;
+			free_update(prev);
+			kmm_slab_free(vs->nodes, next);
+		} else {
+			kmm_rb_erase(&vs->free_tree, &prev->rb, &fit_aug);
+			next->size += size + prev->size;
+			next->base = prev->base;
+			free_update(next);
+			kmm_slab_free(vs->nodes, prev);
+		}
 	} else if (prev) {
 		prev->size += size;
 		free_update(prev);
@@ -625,9 +788,11 @@ int kmm_vaspace_alloc(struct kmm_vaspace *vs, uint64_t size, uint64_t align,
 		return KMM_ENOSPC;
 	q.need = size + vs->guard;
 	q.align = align;
-	q.cls = kmm_log2_u64(align) - vs->granule_shift;
+	q.lane = kmm_log2_u64(align) - vs->granule_shift;
+	if (q.lane >= LANES)
+		q.lane = LANES - 1;
 	units = q.need >> vs->granule_shift;
-	q.need_units = units > UNITS_MAX ? UNITS_MAX : (uint32_t)units;
+	q.need_units = units > FIT_SAT ? FIT_SAT : (uint32_t)units;
 	kmm_port_lock(vs->port);
 	ret = alloc_locked(vs, &q, size, owner, va);
 	kmm_port_unlock(vs->port);

@@ -129,18 +129,20 @@ static uint64_t ref_room(uint64_t base, uint64_t last, uint64_t align)
 	return start > last ? 0 : last - start + 1;
 }
 
+static uint32_t ref_sat(uint64_t units)
+{
+	return units > KMM_VASPACE_FIT_SAT ? KMM_VASPACE_FIT_SAT :
+					     (uint32_t)units;
+}
+
 static void ref_own_fit(const vnode_t *n, unsigned int shift,
 			struct kmm_vaspace_fit *f)
 {
-	f->max_size = n->size;
-	for (unsigned int j = 1; j <= KMM_VASPACE_ALIGN_CLASSES; j++) {
-		uint64_t u = ref_room(n->base, last_of(n->base, n->size),
-				      1ull << (shift + j)) >>
-			     shift;
-
-		f->max_aligned[j - 1] = u > UINT32_MAX ? UINT32_MAX :
-							 (uint32_t)u;
-	}
+	for (unsigned int j = 0; j < KMM_VASPACE_FIT_LANES; j++)
+		f->max_room[j] =
+			ref_sat(ref_room(n->base, last_of(n->base, n->size),
+					 1ull << (shift + j)) >>
+				shift);
 }
 
 /*
@@ -174,28 +176,19 @@ static int check_node(const struct kmm_rb_node *rb,
 	cr_assert_eq(lh, rh, "black heights differ");
 	if (shift >= 0) {
 		ref_own_fit(n, (unsigned int)shift, fit);
-		if (rb->left && lf.max_size > fit->max_size)
-			fit->max_size = lf.max_size;
-		if (rb->right && rf.max_size > fit->max_size)
-			fit->max_size = rf.max_size;
-		for (int j = 0; j < KMM_VASPACE_ALIGN_CLASSES; j++) {
-			if (lf.max_aligned[j] > fit->max_aligned[j])
-				fit->max_aligned[j] = lf.max_aligned[j];
-			if (rf.max_aligned[j] > fit->max_aligned[j])
-				fit->max_aligned[j] = rf.max_aligned[j];
+		for (int j = 0; j < KMM_VASPACE_FIT_LANES; j++) {
+			if (lf.max_room[j] > fit->max_room[j])
+				fit->max_room[j] = lf.max_room[j];
+			if (rf.max_room[j] > fit->max_room[j])
+				fit->max_room[j] = rf.max_room[j];
 		}
-		cr_assert_eq(n->fit.max_size, fit->max_size,
-			     "stale max_size at %llx",
-			     (unsigned long long)n->base);
-		cr_assert_leq(n->fit.classes, KMM_VASPACE_ALIGN_CLASSES);
-		for (int j = 0; j < KMM_VASPACE_ALIGN_CLASSES; j++)
-			cr_assert_eq(fit->max_aligned[j] != 0,
-				     j < n->fit.classes,
-				     "class count wrong at %llx",
+		cr_assert_leq(n->fit.lanes, KMM_VASPACE_FIT_LANES);
+		for (int j = 0; j < KMM_VASPACE_FIT_LANES; j++)
+			cr_assert_eq(fit->max_room[j] != 0, j < n->fit.lanes,
+				     "lane count wrong at %llx",
 				     (unsigned long long)n->base);
-		cr_assert_arr_eq(n->fit.max_aligned, fit->max_aligned,
-				 sizeof(fit->max_aligned),
-				 "stale aligned fit at %llx",
+		cr_assert_arr_eq(n->fit.max_room, fit->max_room,
+				 sizeof(fit->max_room), "stale fit at %llx",
 				 (unsigned long long)n->base);
 	}
 	return lh + (kmm_rb_is_red(rb) ? 0 : 1);

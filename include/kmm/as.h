@@ -119,7 +119,9 @@ int kmm_as_caps(const struct kmm_as *as, struct kmm_as_caps *caps);
 
 /**
  * Prints every mapped range with its attributes through the port log.
- * @return 0; KMM_EINVAL when @p as is NULL.
+ * @return 0; KMM_EINVAL when @p as is NULL; KMM_ENOTSUP when the build
+ *         leaves diagnostics out (KMM_CONFIG_DIAGNOSTICS 0) or the backend
+ *         has no dump.
  */
 int kmm_as_dump(const struct kmm_as *as);
 

@@ -302,7 +302,9 @@ int kmm_pages_stats(const struct kmm_pages *p, struct kmm_pages_stats *st);
 /**
  * Checks every invariant of @p p: list links, counters, buddies merged as
  * far as possible, owners valid. O(span); meant for debugging and tests.
- * @return 0; KMM_EINVAL (NULL @p p); KMM_EBADDATA (corrupt state).
+ * @return 0; KMM_EINVAL (NULL @p p); KMM_EBADDATA (corrupt state);
+ *         KMM_ENOTSUP when the build leaves diagnostics out
+ *         (KMM_CONFIG_DIAGNOSTICS 0).
  */
 int kmm_pages_check(const struct kmm_pages *p);
 

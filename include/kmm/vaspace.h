@@ -9,7 +9,8 @@
  * by address. Every node caches, for its subtree, the largest free extent
  * and, for each alignment class 2^j granules (1 <= j <=
  * KMM_VASPACE_ALIGN_CLASSES), the largest range that starts on such a
- * boundary inside one extent. With those, kmm_vaspace_alloc() finds the
+ * boundary inside one extent (in granules, saturated at
+ * KMM_VASPACE_FIT_SAT). With those, kmm_vaspace_alloc() finds the
  * lowest address that fits size and alignment in O(log n): it descends
  * into a subtree only when the subtree surely holds a fit. The result is
  * exactly what a linear lowest-address first-fit over the extents would
@@ -72,29 +73,40 @@
  */
 #define KMM_VASPACE_ALIGN_CLASSES 19
 
+/**
+ * Class values saturate at this many granules (8 TiB with a 4 KiB
+ * granule): a request up to it is found in O(log n), a larger one still
+ * exactly but with the cached values only pruning the search.
+ */
+#define KMM_VASPACE_FIT_SAT ((uint32_t)1 << 31)
+
 /** Largest granule a vaspace accepts (keeps every class below 2^64). */
 #define KMM_VASPACE_MAX_GRANULE ((uint64_t)1 << 32)
 
+/**
+ * Lanes of cached room per node: lane j for ranges that start on a
+ * boundary of 2^j granules (lane 0: any granule).
+ */
+#define KMM_VASPACE_FIT_LANES (KMM_VASPACE_ALIGN_CLASSES + 1)
+
 /** Cached fit of a free-tree subtree (internal to vaspace.c). */
 struct kmm_vaspace_fit {
-	/** Largest free extent in the subtree, in bytes. */
-	uint64_t max_size;
 	/**
-	 * [j - 1]: largest range in the subtree that starts on a boundary
-	 * of 2^j granules inside one extent, in granules, saturated at
-	 * UINT32_MAX.
+	 * [j]: largest range in the subtree that starts on a boundary of
+	 * 2^j granules inside one extent ([0]: the largest extent), in
+	 * granules, saturated at KMM_VASPACE_FIT_SAT.
 	 */
-	uint32_t max_aligned[KMM_VASPACE_ALIGN_CLASSES];
+	uint32_t max_room[KMM_VASPACE_FIT_LANES];
 	/**
-	 * log2 of the granule, the unit of @c max_aligned (the tree's
+	 * log2 of the granule, the unit of @c max_room (the tree's
 	 * callbacks see only nodes, so each node carries it).
 	 */
 	uint8_t granule_shift;
 	/**
-	 * Number of leading classes with room; @c max_aligned is 0 from
-	 * there on (the room only shrinks as the alignment grows).
+	 * Number of leading lanes with room; @c max_room is 0 from there
+	 * on (the room only shrinks as the alignment grows).
 	 */
-	uint8_t classes;
+	uint8_t lanes;
 };
 
 /**

@@ -144,7 +144,9 @@ struct kmm_vmsa_walk {
  * 48-bit (40-bit at stage 2 with a smaller IPA) output size no smaller
  * than the input, coherent walks, blocks on, no folding, identity MAIR
  * indexes (memory type n uses index n) and id 0.
- * @return 0; KMM_EINVAL when @p cfg is NULL or @p regime unknown.
+ * @return 0; KMM_EINVAL when @p cfg is NULL or @p regime unknown;
+ *         KMM_ENOTSUP for KMM_REGIME_STAGE2 when the build leaves stage 2
+ *         out (KMM_CONFIG_VMSA_STAGE2 0).
  */
 int kmm_vmsa_config_init(struct kmm_vmsa_config *cfg, unsigned int regime);
 
@@ -159,7 +161,9 @@ int kmm_vmsa_config_init(struct kmm_vmsa_config *cfg, unsigned int regime);
  * @param as_flags KMM_AS_* flags (e.g. KMM_AS_ALLOW_WX).
  * @return 0; KMM_EINVAL (NULL argument, no pa_to_ptr, unknown flags or
  *         regime, bad MAIR indexes), KMM_ENOTSUP (granule, address sizes
- *         or start level the architecture does not allow), KMM_EQUOTA
+ *         or start level the architecture does not allow; a granule or
+ *         stage 2 the build leaves out, see KMM_CONFIG_VMSA_GRANULE_4K
+ *         and KMM_CONFIG_VMSA_STAGE2), KMM_EQUOTA
  *         (the root tables alone exceed @c max_table_pages), KMM_ENOMEM.
  */
 int kmm_vmsa_init(struct kmm_vmsa *v, const struct kmm_vmsa_config *cfg,

@@ -399,6 +399,13 @@ static void hslab_canon(struct hash *h, const struct kmm_slab *s,
 	memset(is_free, 0, nobj);
 	h64(h, s->available);
 	h64(h, s->total);
+	/*
+	 * Without contents (tree nodes), which objects are free is not
+	 * logical state either: an undo may keep a different node of a
+	 * split and merge pair. Only the counts matter.
+	 */
+	if (!contents)
+		return;
 	for (const struct kmm_slab_free *f = s->free_list; f; f = f->next) {
 		size_t i = (size_t)((const char *)f - base) / s->obj_size;
 

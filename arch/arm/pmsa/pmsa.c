@@ -899,7 +899,7 @@ static const struct kmm_backend_ops pmsa_ops = {
 	.protect = pmsa_protect,
 	.query = pmsa_query,
 	.caps = pmsa_caps,
-	.dump = pmsa_dump,
+	.dump = KMM_CONFIG_DIAGNOSTICS ? pmsa_dump : NULL,
 	.destroy = pmsa_destroy,
 };
 

@@ -65,12 +65,12 @@ static uint64_t *table_ptr(const struct kmm_vmsa *v, kmm_paddr_t pa)
 
 static unsigned int table_order(const struct kmm_vmsa *v)
 {
-	return v->cfg.granule_shift - KMM_CONFIG_PAGE_SHIFT;
+	return vmsa_g(v->cfg.granule_shift) - KMM_CONFIG_PAGE_SHIFT;
 }
 
 static size_t table_entries(unsigned int g)
 {
-	return (size_t)1 << (g - 3);
+	return (size_t)1 << (vmsa_g(g) - 3);
 }
 
 /* A single 64-bit store the compiler may neither tear nor merge. */
@@ -215,7 +215,8 @@ static int alloc_spares(struct op *o)
 
 		if (ret == KMM_OK) {
 			t = table_ptr(v, pa);
-			if (t == NULL || !kmm_is_aligned(pa, 1ull << o->g) ||
+			if (t == NULL ||
+			    !kmm_is_aligned(pa, 1ull << vmsa_g(o->g)) ||
 			    (pa >> v->cfg.oa_bits) != 0) {
 				kmm_pages_free(v->pages, pa, table_order(v),
 					       v->as.owner);
@@ -377,7 +378,7 @@ static kmm_paddr_t expand(struct op *o, uint64_t d, unsigned int level)
 /* Links the finished off-line table @pa under entry @p. */
 static void link_table(struct op *o, uint64_t *p, kmm_paddr_t pa, bool live)
 {
-	clean(o, table_ptr(o->v, pa), (size_t)1 << o->g);
+	clean(o, table_ptr(o->v, pa), (size_t)1 << vmsa_g(o->g));
 	if (live)
 		store_live(o, p, table_desc(pa));
 	else
@@ -794,7 +795,7 @@ static void op_init(struct op *o, struct kmm_vmsa *v, kmm_vaddr_t va,
 	o->v = v;
 	o->va = va;
 	o->end = va + size;
-	o->g = v->cfg.granule_shift;
+	o->g = vmsa_g(v->cfg.granule_shift);
 	o->blocks = !(v->cfg.flags & KMM_VMSA_NO_BLOCKS);
 	o->clean = (v->cfg.flags & KMM_VMSA_NONCOHERENT_WALK) &&
 		   port->clean_range != NULL;
@@ -810,7 +811,7 @@ static uint64_t *root(const struct kmm_vmsa *v)
 
 static uint64_t largest_block(const struct kmm_vmsa *v)
 {
-	unsigned int g = v->cfg.granule_shift;
+	unsigned int g = vmsa_g(v->cfg.granule_shift);
 	unsigned int level = g == 12 ? 1 : 2;
 
 	if (level < v->start_level)
@@ -848,7 +849,7 @@ static int vmsa_map(struct kmm_as *as, kmm_vaddr_t va, kmm_paddr_t pa,
 	struct op o;
 	int ret;
 
-	if (!kmm_is_aligned(pa, 1ull << v->cfg.granule_shift))
+	if (!kmm_is_aligned(pa, 1ull << vmsa_g(v->cfg.granule_shift)))
 		return KMM_EALIGN;
 	if (pa >= oa_end || size > oa_end - pa)
 		return KMM_ERANGE;
@@ -944,7 +945,7 @@ static int vmsa_query(const struct kmm_as *as, kmm_vaddr_t va, kmm_paddr_t *pa,
 static void vmsa_caps(const struct kmm_as *as, struct kmm_as_caps *caps)
 {
 	const struct kmm_vmsa *v = to_cvmsa(as);
-	unsigned int g = v->cfg.granule_shift;
+	unsigned int g = vmsa_g(v->cfg.granule_shift);
 
 	caps->flags = KMM_CAP_TRANSLATES | KMM_CAP_PARTIAL_UNMAP |
 		      KMM_CAP_NONCONTIG;
@@ -1030,7 +1031,7 @@ static void dump_walk(const struct kmm_vmsa *v, const uint64_t *t,
 		      unsigned int level, kmm_vaddr_t base, size_t n,
 		      struct run *r)
 {
-	unsigned int g = v->cfg.granule_shift;
+	unsigned int g = vmsa_g(v->cfg.granule_shift);
 	unsigned int shift = vmsa_level_shift(g, level);
 
 	for (size_t i = 0; i < n; i++) {
@@ -1081,7 +1082,7 @@ static const struct kmm_backend_ops vmsa_ops = {
 	.protect = vmsa_protect,
 	.query = vmsa_query,
 	.caps = vmsa_caps,
-	.dump = vmsa_dump,
+	.dump = KMM_CONFIG_DIAGNOSTICS ? vmsa_dump : NULL,
 	.destroy = vmsa_destroy,
 };
 
@@ -1153,7 +1154,7 @@ int kmm_vmsa_walk(const struct kmm_vmsa *v, kmm_vaddr_t va,
 	if (v == NULL || out == NULL || v->as.ops == NULL)
 		return KMM_EINVAL;
 	kmm_memzero(out, sizeof(*out));
-	g = v->cfg.granule_shift;
+	g = vmsa_g(v->cfg.granule_shift);
 	level = v->start_level;
 	out->level = (uint8_t)level;
 	if (va >> v->cfg.va_bits) {

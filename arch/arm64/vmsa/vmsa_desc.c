@@ -37,6 +37,8 @@ int kmm_vmsa_config_init(struct kmm_vmsa_config *cfg, unsigned int regime)
 {
 	if (cfg == NULL || regime > KMM_REGIME_STAGE2)
 		return KMM_EINVAL;
+	if (regime == KMM_REGIME_STAGE2 && !KMM_CONFIG_VMSA_STAGE2)
+		return KMM_ENOTSUP;
 	kmm_memzero(cfg, sizeof(*cfg));
 	cfg->regime = (uint8_t)regime;
 	cfg->granule_shift = KMM_CONFIG_VMSA_GRANULE_SHIFT;
@@ -130,16 +132,19 @@ int kmm_vmsa_geometry(const struct kmm_vmsa_config *cfg,
 		ret = check_mair(cfg);
 		if (ret)
 			return ret;
+	} else if (!KMM_CONFIG_VMSA_STAGE2) {
+		return KMM_ENOTSUP;
 	}
 	g = cfg->granule_shift;
-	if (g != 12 && g != 14 && g != 16)
+	if (!vmsa_granule_built(g))
 		return KMM_ENOTSUP;
+	g = vmsa_g(g);
 	if (cfg->va_bits < 32 || cfg->va_bits > 48 ||
 	    ps_encoding(cfg->oa_bits) < 0)
 		return KMM_ENOTSUP;
 	stride = g - 3;
 
-	if (cfg->regime != KMM_REGIME_STAGE2) {
+	if (!vmsa_is_s2(cfg)) {
 		/* Stage 1: the deepest level whose table covers va_bits. */
 		level = KMM_VMSA_LAST_LEVEL;
 		while (vmsa_level_shift(g, level) + stride < cfg->va_bits)
@@ -220,6 +225,8 @@ int kmm_vmsa_attr_bits(const struct kmm_vmsa_config *cfg, kmm_attr_t attr,
 			b |= VMSA_UXN;
 		break;
 	case KMM_REGIME_STAGE2:
+		if (!KMM_CONFIG_VMSA_STAGE2)
+			return KMM_EINVAL;
 		if (attr & (KMM_ATTR_USER | KMM_ATTR_NG | KMM_ATTR_NS))
 			return KMM_ENOTSUP;
 		b |= VMSA_S2_MEMATTR(s2_memattr[mt]) | VMSA_S2AP_R;
@@ -273,7 +280,7 @@ static int guess_attr(const struct kmm_vmsa_config *cfg, uint64_t d,
 {
 	kmm_attr_t a = KMM_ATTR_R;
 
-	if (cfg->regime == KMM_REGIME_STAGE2) {
+	if (vmsa_is_s2(cfg)) {
 		if (d & VMSA_S2AP_W)
 			a |= KMM_ATTR_W;
 		if (!(d & VMSA_UXN))
@@ -352,7 +359,7 @@ uint64_t kmm_vmsa_tcr(const struct kmm_vmsa *v)
 	cfg = &v->cfg;
 	ps = (uint64_t)ps_encoding(cfg->oa_bits);
 	tcr = (64u - cfg->va_bits) | walk_attrs(cfg) |
-	      (tg0(cfg->granule_shift) << 14);
+	      (tg0(vmsa_g(cfg->granule_shift)) << 14);
 	switch (cfg->regime) {
 	case KMM_REGIME_EL1:
 		/* EPD1 [23]: no TTBR1 walks; IPS [34:32]; AS [36]. */
@@ -365,6 +372,8 @@ uint64_t kmm_vmsa_tcr(const struct kmm_vmsa *v)
 		tcr |= (ps << 16) | (1ull << 31) | (1ull << 23);
 		break;
 	default: {
+		if (!KMM_CONFIG_VMSA_STAGE2)
+			break;
 		/* SL0 [7:6]: 4 KiB 2 - level, 16/64 KiB 3 - level; PS [18:16];
 		 * VS [19]; bit 31 is RES1. */
 		unsigned int sl0 =

@@ -47,9 +47,38 @@
 /* Output address bits [47:0] of the 48-bit format. */
 #define VMSA_OA_BITS_MASK 0x0000ffffffffffffull
 
+/* Number of translation granules this build supports (option
+ * vmsa_granules). */
+#define VMSA_GRANULES                                               \
+	(KMM_CONFIG_VMSA_GRANULE_4K + KMM_CONFIG_VMSA_GRANULE_16K + \
+	 KMM_CONFIG_VMSA_GRANULE_64K)
+
+/* The granule shift @g of a checked configuration. With one granule built
+ * it is a constant, so that every geometry computation below folds. */
+static inline unsigned int vmsa_g(unsigned int g)
+{
+	return VMSA_GRANULES == 1 ? KMM_CONFIG_VMSA_GRANULE_SHIFT : g;
+}
+
+/* Whether this build supports the granule 2^@g. */
+static inline bool vmsa_granule_built(unsigned int g)
+{
+	return (g == 12 && KMM_CONFIG_VMSA_GRANULE_4K) ||
+	       (g == 14 && KMM_CONFIG_VMSA_GRANULE_16K) ||
+	       (g == 16 && KMM_CONFIG_VMSA_GRANULE_64K);
+}
+
+/* Whether @cfg describes stage-2 tables (never when the build leaves stage
+ * 2 out: kmm_vmsa_geometry() refuses them, and the stage-2 code folds). */
+static inline bool vmsa_is_s2(const struct kmm_vmsa_config *cfg)
+{
+	return KMM_CONFIG_VMSA_STAGE2 && cfg->regime == KMM_REGIME_STAGE2;
+}
+
 /* log2 of the bytes one entry at @level maps with granule 2^@g. */
 static inline unsigned int vmsa_level_shift(unsigned int g, unsigned int level)
 {
+	g = vmsa_g(g);
 	return g + (KMM_VMSA_LAST_LEVEL - level) * (g - 3);
 }
 
@@ -57,6 +86,7 @@ static inline unsigned int vmsa_level_shift(unsigned int g, unsigned int level)
  * OA): 4 KiB granule levels 1 and 2, 16 KiB and 64 KiB level 2 only. */
 static inline bool vmsa_block_level(unsigned int g, unsigned int level)
 {
+	g = vmsa_g(g);
 	return g == 12 ? (level == 1 || level == 2) : level == 2;
 }
 
@@ -69,7 +99,7 @@ static inline uint64_t vmsa_oa_mask(unsigned int g, unsigned int level)
 /* Next-level table address bits [47:g] of a table descriptor. */
 static inline uint64_t vmsa_table_mask(unsigned int g)
 {
-	return VMSA_OA_BITS_MASK & ~((1ull << g) - 1);
+	return VMSA_OA_BITS_MASK & ~((1ull << vmsa_g(g)) - 1);
 }
 
 /*
