@@ -31,6 +31,7 @@
 
 #include "host_port.h"
 #include "kmm/errors.h"
+#include "kmm/guest.h"
 #include "kmm/pages.h"
 #include "kmm/pmsa.h"
 #include "kmm/region.h"
@@ -147,6 +148,9 @@ struct world {
 	struct side sv, sp; /* regions over the VMSA and the PMSA space */
 	struct kmm_vaspace svs;
 	struct kmm_slab svs_slab;
+	struct kmm k; /* guests over pages, svs and both regions layers */
+	uint8_t gst[NOWN]; /* model: enum kmm_guest_state of owner o */
+	uint8_t gspace[NOWN]; /* DYING: next address space to empty */
 	void *svs_mem;
 
 	/* Page allocator model. */
@@ -229,6 +233,8 @@ enum {
 	OP_P_QUOTA,
 	OP_P_P2V,
 	OP_P_V2P,
+	OP_G_CREATE,
+	OP_G_DESTROY,
 	OP_COUNT
 };
 
@@ -371,6 +377,7 @@ static void digest_parts(struct world *w, uint64_t *d)
 		h[i].h = 0xcbf29ce484222325ull;
 	hbytes(&h[D_PAGES], &w->pages, sizeof(w->pages));
 	hbytes(&h[D_PAGES], w->meta, w->meta_size);
+	hbytes(&h[D_PAGES], &w->k, sizeof(w->k));
 	hbytes(&h[D_VMSA], &w->vmsa, sizeof(w->vmsa));
 	htables(&h[D_VMSA], w, w->vmsa.root_pa, w->vmsa.start_level,
 		w->vmsa.root_entries, &n);
@@ -458,6 +465,7 @@ static void digest_canon(struct world *w, uint64_t *d)
 	kmm_pages_stats(&w->pages, &ps);
 	hbytes(&h[D_PAGES], &ps, sizeof(ps));
 	hbytes(&h[D_PAGES], w->pages.owners, sizeof(w->pages.owners));
+	hbytes(&h[D_PAGES], &w->k, sizeof(w->k));
 	for (unsigned int i = 0; i < 2; i++) {
 		struct side *s = i ? &w->sp : &w->sv;
 		struct hash *x = &h[i ? D_SP : D_SV];
@@ -2413,6 +2421,219 @@ static void op_s_find(struct world *w, struct rd *r)
  * Operation table and the world.
  */
 
+/* ------------------------------------------------------------------------
+ * Guests: kmm_guest_create/destroy over the page allocator, the
+ * stand-alone vaspace and both regions layers. The fuzzer's owners 1..4
+ * become guests and stop being guests; nothing else of the model changes.
+ */
+
+/* A guest id: mostly 1..4, sometimes the kernel or out of range. */
+static kmm_owner_t pick_guest(struct rd *r)
+{
+	unsigned int b = rd8(r);
+
+	if (b < 240)
+		return (kmm_owner_t)(1 + b % (NOWN - 1));
+	if (b < 246)
+		return KMM_OWNER_KERNEL;
+	return b & 1 ? KMM_CONFIG_MAX_OWNERS : KMM_OWNER_NONE;
+}
+
+static bool guest_ok(kmm_owner_t id)
+{
+	return id != KMM_OWNER_KERNEL && id < KMM_CONFIG_MAX_OWNERS;
+}
+
+/* What the modules hold for @id equals the model's quotas and state. */
+static void g_check(struct world *w, kmm_owner_t id)
+{
+	int st = kmm_guest_state(&w->k, id);
+
+	CHECK(w, st == w->gst[id], "guest %u is in state %d, model %d", id, st,
+	      w->gst[id]);
+	CHECK(w, w->pages.owners[id].quota == w->pg_quota[id],
+	      "guest %u: page quota %llu, model %llu", id,
+	      (unsigned long long)w->pages.owners[id].quota,
+	      (unsigned long long)w->pg_quota[id]);
+	CHECK(w, w->svs.owners[id].quota == w->s_quota[id],
+	      "guest %u: VA quota %llu, model %llu", id,
+	      (unsigned long long)w->svs.owners[id].quota,
+	      (unsigned long long)w->s_quota[id]);
+	CHECK(w,
+	      w->sv.regions.owners[id].quota == w->sv.quota[id] &&
+		      w->sp.regions.owners[id].quota == w->sp.quota[id],
+	      "guest %u: region quotas %u %u, model %u %u", id,
+	      w->sv.regions.owners[id].quota, w->sp.regions.owners[id].quota,
+	      w->sv.quota[id], w->sp.quota[id]);
+}
+
+static void op_g_create(struct world *w, struct rd *r)
+{
+	kmm_owner_t id = pick_guest(r);
+	struct kmm_guest_quota q;
+	unsigned int b = rd8(r);
+	bool null_q = rd8(r) >= 250;
+	struct call c;
+	int want, got;
+
+	q.pages = b < 128 ? KMM_PAGES_NO_QUOTA : b % 64;
+	q.table_pages = rd8(r) % 4;
+	b = rd8(r);
+	q.va_bytes = b < 128 ? UINT64_MAX : (b % 64) * PG;
+	b = rd8(r);
+	q.regions = b < 128 ? UINT32_MAX : b % 16;
+	q.mpu_slots = 0;
+	if (null_q || !guest_ok(id))
+		want = KMM_EINVAL;
+	else if (w->gst[id] == KMM_GUEST_ACTIVE)
+		want = KMM_EEXIST;
+	else if (w->gst[id] == KMM_GUEST_DYING)
+		want = KMM_EBUSY;
+	else
+		want = KMM_OK;
+	note(w, "id %u pages %llu+%llu va %llu regions %u%s", id,
+	     (unsigned long long)q.pages, (unsigned long long)q.table_pages,
+	     (unsigned long long)q.va_bytes, q.regions,
+	     null_q ? " quota=NULL" : "");
+	call_begin(&c, w, want, false);
+	got = kmm_guest_create(&w->k, id, null_q ? NULL : &q, NULL);
+	call_end(&c, got, want, false);
+	if (got == 0) {
+		uint64_t pages = q.pages + q.table_pages;
+
+		w->gst[id] = KMM_GUEST_ACTIVE;
+		w->pg_quota[id] = pages < q.pages ? KMM_PAGES_NO_QUOTA : pages;
+		w->s_quota[id] = q.va_bytes;
+		w->sv.quota[id] = q.regions;
+		w->sp.quota[id] = q.regions;
+	}
+	if (guest_ok(id) && id < NOWN)
+		g_check(w, id);
+}
+
+/*
+ * kmm_region_free_all() of @id in @s, in the model: youngest first; a
+ * region that cannot be removed (an MPU unmap that needs a slot) stops it
+ * with that code, the ones removed before stay removed.
+ */
+static int g_drop_regions(struct world *w, struct side *s, kmm_owner_t id)
+{
+	for (;;) {
+		struct mregion *g = NULL;
+		int ret;
+
+		for (unsigned int i = 0; i < MAX_REGIONS; i++)
+			if (s->reg[i].live && s->reg[i].owner == id &&
+			    (!g || s->reg[i].seq > g->seq))
+				g = &s->reg[i];
+		if (!g)
+			return KMM_OK;
+		ret = region_destroy(w, s, g, true);
+		if (ret)
+			return ret;
+	}
+}
+
+/* After the teardown: nothing of the region @g (dead) is found. */
+static void g_check_gone(struct world *w, struct side *s,
+			 const struct mregion *g, kmm_owner_t id)
+{
+	for (unsigned int k = 0; k < g->nruns; k++) {
+		kmm_vaddr_t va = 0;
+		int gr;
+
+		check_p2v(w, s, g->runs[k].pa);
+		check_v2p(w, s, g->runs[k].va);
+		gr = kmm_phys_to_virt_owner(s->as, g->runs[k].pa, id, &va);
+		CHECK(w, gr == KMM_ENOENT,
+		      "%s: phys_to_virt_owner(%#llx, %u) of a dead guest = %s "
+		      "%#llx",
+		      s->name, (unsigned long long)g->runs[k].pa, id,
+		      kmm_errname(gr), (unsigned long long)va);
+	}
+	if (!s->identity)
+		v_check_range(w, g->va, g->size, 24);
+}
+
+/*
+ * kmm_guest_destroy(): the model follows the teardown phases. A region
+ * that cannot be removed stops it with that code and leaves the guest
+ * DYING (documented: not a "failed call changes nothing" case); the next
+ * destroy resumes at that address space.
+ */
+static void op_g_destroy(struct world *w, struct rd *r)
+{
+	kmm_owner_t id = pick_guest(r);
+	struct mregion dead[2][MAX_REGIONS];
+	unsigned int ndead[2] = { 0, 0 };
+	struct kmm_guest_usage u;
+	int want = KMM_OK, got;
+
+	note(w, "id %u", id);
+	if (!guest_ok(id) || id >= NOWN || w->gst[id] == KMM_GUEST_FREE) {
+		struct call c;
+
+		want = guest_ok(id) ? KMM_ENOENT : KMM_EINVAL;
+		call_begin(&c, w, want, false);
+		got = kmm_guest_destroy(&w->k, id);
+		call_end(&c, got, want, false);
+		if (guest_ok(id) && id < NOWN)
+			g_check(w, id);
+		return;
+	}
+	if (w->gst[id] == KMM_GUEST_ACTIVE) {
+		w->gst[id] = KMM_GUEST_DYING;
+		w->gspace[id] = 0;
+		w->pg_quota[id] = 0;
+		w->s_quota[id] = 0;
+		w->sv.quota[id] = 0;
+		w->sp.quota[id] = 0;
+	}
+	for (unsigned int i = 0; i < 2; i++) {
+		struct side *s = i ? &w->sp : &w->sv;
+
+		for (unsigned int k = 0; k < MAX_REGIONS; k++)
+			if (s->reg[k].live && s->reg[k].owner == id)
+				dead[i][ndead[i]++] = s->reg[k];
+	}
+	for (; w->gspace[id] < 2; w->gspace[id]++) {
+		want = g_drop_regions(w, w->gspace[id] ? &w->sp : &w->sv, id);
+		if (want)
+			break;
+	}
+	got = kmm_guest_destroy(&w->k, id);
+	expect_rc(w, got, want, false);
+	side_after(w, &w->sv);
+	side_after(w, &w->sp);
+	if (got) {
+		w->st->failed++;
+		g_check(w, id);
+		return;
+	}
+	for (unsigned int k = w->nsr; k-- > 0;)
+		if (w->sr[k].owner == id)
+			w->sr[k] = w->sr[--w->nsr];
+	for (unsigned int i = w->nblocks; i-- > 0;)
+		if (w->blocks[i].owner == id)
+			drop_block(w, i);
+	w->gst[id] = KMM_GUEST_FREE;
+	CHECK(w,
+	      kmm_guest_usage(&w->k, id, &u) == 0 && u.pages == 0 &&
+		      u.table_pages == 0 && u.va_bytes == 0 && u.regions == 0 &&
+		      u.mpu_slots == 0 && u.streams == 0,
+	      "guest %u after destroy: usage %llu pages %llu tables %llu VA "
+	      "bytes %u regions %u slots %u streams",
+	      id, (unsigned long long)u.pages,
+	      (unsigned long long)u.table_pages, (unsigned long long)u.va_bytes,
+	      u.regions, u.mpu_slots, u.streams);
+	check_usage(w);
+	s_check(w);
+	for (unsigned int i = 0; i < 2; i++)
+		for (unsigned int k = 0; k < ndead[i]; k++)
+			g_check_gone(w, i ? &w->sp : &w->sv, &dead[i][k], id);
+	g_check(w, id);
+}
+
 static const char *const op_names[OP_COUNT] = {
 	"pages_alloc",
 	"pages_free",
@@ -2446,6 +2667,8 @@ static const char *const op_names[OP_COUNT] = {
 	"pmsa_region_quota",
 	"pmsa_phys_to_virt",
 	"pmsa_virt_to_phys",
+	"guest_create",
+	"guest_destroy",
 };
 
 unsigned int fz_op_count(void)
@@ -2527,6 +2750,43 @@ static void side_setup(struct world *w, struct side *s, const char *name,
 	memset(s->vown, -1, sizeof(s->vown));
 }
 
+/*
+ * kmm_init() refuses (KMM_EBUSY) while a guest id holds pages, and the
+ * VMSA tables belong to TBL_OWNER, a guest id, from kmm_vmsa_init() on. So
+ * kmm_init() runs on the bare page allocator, before the VMSA exists, and
+ * the vaspace and the two address spaces are added to its config once
+ * they are set up (test-only: the config is private to guest.c).
+ */
+static void guests_init(struct world *w)
+{
+	struct kmm_config kc = { .port = &w->host.port, .pages = &w->pages };
+
+	must(kmm_init(&w->k, &kc), "kmm_init");
+	for (kmm_owner_t o = 1; o < KMM_CONFIG_MAX_OWNERS; o++)
+		must(kmm_pages_set_quota(&w->pages, o, KMM_PAGES_NO_QUOTA),
+		     "quota");
+}
+
+/*
+ * kmm_init() zeroed the quota of every guest id; the existing operations
+ * expect every owner without limits, as the modules start. The owners stay
+ * FREE and the model intact until a guest_create.
+ */
+static void guests_setup(struct world *w)
+{
+	w->k.cfg.vs = &w->svs;
+	w->k.cfg.spaces[0] = &w->vmsa.as;
+	w->k.cfg.spaces[1] = &w->pmsa->as;
+	w->k.cfg.nspaces = 2;
+	for (kmm_owner_t o = 1; o < KMM_CONFIG_MAX_OWNERS; o++) {
+		must(kmm_vaspace_set_quota(&w->svs, o, UINT64_MAX), "quota");
+		must(kmm_regions_set_quota(&w->vmsa.as, o, UINT32_MAX), "quot"
+									"a");
+		must(kmm_regions_set_quota(&w->pmsa->as, o, UINT32_MAX), "quot"
+									 "a");
+	}
+}
+
 static struct world *world_new(struct fz_stats *st)
 {
 	struct world *w = xalloc(64, sizeof(*w));
@@ -2552,6 +2812,7 @@ static struct world *world_new(struct fz_stats *st)
 			    w->meta, w->meta_size),
 	     "pages");
 	must(kmm_pages_add(&w->pages, PA_BASE, NFRAMES * PG), "bank");
+	guests_init(w);
 	memset(w->frame_owner, -1, sizeof(w->frame_owner));
 	for (unsigned int o = 0; o < NOWN; o++) {
 		w->pg_quota[o] = KMM_PAGES_NO_QUOTA;
@@ -2586,6 +2847,7 @@ static struct world *world_new(struct fz_stats *st)
 	must(kmm_vaspace_init(&w->svs, &scfg), "vaspace");
 	must(kmm_vaspace_add_window(&w->svs, S_W1, S_W1_PAGES * PG), "window");
 	must(kmm_vaspace_add_window(&w->svs, S_W2, S_W2_PAGES * PG), "window");
+	guests_setup(w);
 	refresh_tables(w);
 	return w;
 }
@@ -2746,6 +3008,13 @@ void fz_run(const uint8_t *data, size_t len, uint64_t max_ops,
 		case OP_P_P2V:
 			op_p2v(w, &r, &w->sp);
 			break;
+		case OP_G_CREATE:
+			op_g_create(w, &r);
+			break;
+		case OP_G_DESTROY:
+			op_g_destroy(w, &r);
+			break;
+		case OP_P_V2P:
 		default:
 			op_v2p(w, &r, &w->sp);
 			break;
