@@ -128,26 +128,34 @@ static void *xmalloc_aligned(size_t align, size_t size)
 
 static struct kmm_config make_config(void)
 {
-	struct kmm_config cfg = {
-		.port = &host.port,
-		.pages = &pages,
-		.vs = &vs,
-		.spaces = { &kas.as },
-		.nspaces = 1,
-		.smmu = &smmu,
-		.smmu_release_all = kmm_smmu_release_all,
-		.s2_ops = &s2_ops,
-		.s2_ctx = &s2c,
-	};
+	struct kmm_config cfg;
+
+	/* Zeroed padding too: the state digest hashes every byte kmm keeps. */
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.port = &host.port;
+	cfg.pages = &pages;
+	cfg.vs = &vs;
+	cfg.spaces[0] = &kas.as;
+	cfg.nspaces = 1;
+	cfg.smmu = &smmu;
+	cfg.smmu_release_all = kmm_smmu_release_all;
+	cfg.s2_ops = &s2_ops;
+	cfg.s2_ctx = &s2c;
 	return cfg;
 }
 
 static void setup(void)
 {
-	struct kmm_vaspace_config vcfg = { .granule = PG };
+	struct kmm_vaspace_config vcfg;
 	struct kmm_vmsa_config kcfg;
-	struct kmm_smmu_config scfg = { 0 };
+	struct kmm_smmu_config scfg;
 	struct kmm_config cfg;
+
+	/* Zeroed padding too: the state digest hashes every byte kmm keeps. */
+	memset(&vcfg, 0, sizeof(vcfg));
+	memset(&kcfg, 0, sizeof(kcfg));
+	memset(&scfg, 0, sizeof(scfg));
+	vcfg.granule = PG;
 
 	cr_assert_eq(kmm_host_init(&host, ARENA_BASE, ARENA_SIZE, 1 << 20), 0);
 	host.log_enabled = false;
