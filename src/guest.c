@@ -449,9 +449,13 @@ static int pages_owned(const struct kmm *k, kmm_owner_t id,
 	return KMM_OK;
 }
 
-int kmm_guest_vmap(struct kmm *k, kmm_owner_t id, unsigned int space,
-		   const kmm_paddr_t *pages, size_t n, kmm_attr_t attr,
-		   kmm_vaddr_t *va)
+/*
+ * The guest-scoped page-list calls: enter (the guest is alive), check the
+ * space and that every frame is the guest's, then map as vmap or as SHM.
+ */
+static int guest_page_list(struct kmm *k, kmm_owner_t id, unsigned int space,
+			   const kmm_paddr_t *pages, size_t n, kmm_attr_t attr,
+			   bool shm, kmm_vaddr_t *va)
 {
 	struct kmm_as *as;
 	int ret = enter(k, id);
@@ -462,26 +466,23 @@ int kmm_guest_vmap(struct kmm *k, kmm_owner_t id, unsigned int space,
 	if (!ret)
 		ret = pages_owned(k, id, pages, n);
 	if (!ret)
-		ret = kmm_vmap(as, pages, n, attr, id, va);
+		ret = shm ? kmm_shm_register(as, pages, n, id, va) :
+			    kmm_vmap(as, pages, n, attr, id, va);
 	unlock(k);
 	return ret;
+}
+
+int kmm_guest_vmap(struct kmm *k, kmm_owner_t id, unsigned int space,
+		   const kmm_paddr_t *pages, size_t n, kmm_attr_t attr,
+		   kmm_vaddr_t *va)
+{
+	return guest_page_list(k, id, space, pages, n, attr, false, va);
 }
 
 int kmm_guest_shm_register(struct kmm *k, kmm_owner_t id, unsigned int space,
 			   const kmm_paddr_t *pages, size_t n, kmm_vaddr_t *va)
 {
-	struct kmm_as *as;
-	int ret = enter(k, id);
-
-	if (ret)
-		return ret;
-	ret = space_of(k, space, &as);
-	if (!ret)
-		ret = pages_owned(k, id, pages, n);
-	if (!ret)
-		ret = kmm_shm_register(as, pages, n, id, va);
-	unlock(k);
-	return ret;
+	return guest_page_list(k, id, space, pages, n, 0, true, va);
 }
 
 int kmm_guest_ioremap(struct kmm *k, kmm_owner_t id, unsigned int space,
