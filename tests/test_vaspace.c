@@ -1132,7 +1132,7 @@ static void random_run(uint64_t seed, unsigned int guard, int steps)
 			max_live = nlive;
 	}
 	/* The run must have exercised every outcome, fragmented. */
-	cr_assert_gt(max_live, steps / 30);
+	cr_assert_gt(max_live, (size_t)(steps / 30));
 	cr_assert_gt(fits, 100);
 	cr_assert_gt(misses, 0);
 	cr_assert_gt(claims, 0);
