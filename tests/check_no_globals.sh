@@ -8,8 +8,16 @@
 # as kernels link it, so const tables of pointers stay read-only.
 #
 # usage: check_no_globals.sh LIBKMM.A
+#        check_no_globals.sh --compile CC SOURCE.c   (checks one fixture)
 set -eu
-lib="$1"
+if [ "$1" = "--compile" ]; then
+	tmp=$(mktemp -d)
+	trap 'rm -rf "$tmp"' EXIT INT TERM
+	"$2" -c "$3" -o "$tmp/fixture.o"
+	lib="$tmp/fixture.o"
+else
+	lib="$1"
+fi
 bad=$(nm -A "$lib" | awk 'NF >= 2 && $(NF-1) ~ /^[BbDdCGgSs]$/ { print }')
 if [ -n "$bad" ]; then
 	echo "no-globals: writable data symbols in $lib:"
