@@ -27,9 +27,13 @@
 #include "util.h"
 #include "vmsa_internal.h"
 
+/* What an operation does (fold and destroy use OP_NONE). */
+enum op_kind { OP_NONE, OP_MAP, OP_UNMAP, OP_PROTECT };
+
 /* One map, unmap, protect or fold call. */
 struct op {
 	struct kmm_vmsa *v;
+	enum op_kind kind;
 	kmm_vaddr_t va, end; /* the range [va, end) */
 	kmm_paddr_t pa; /* map: PA of va */
 	uint64_t bits; /* map, protect: leaf attribute bits */
@@ -385,10 +389,15 @@ static void link_table(struct op *o, uint64_t *p, kmm_paddr_t pa, bool live)
 		store(p, table_desc(pa));
 }
 
-/* ---- map ------------------------------------------------------------------ */
+/* ---- prepare -------------------------------------------------------------- */
 
-static int map_prepare(struct op *o, uint64_t *t, unsigned int level,
-		       kmm_vaddr_t base, size_t n)
+/*
+ * Prepare pass of every operation: checks the request against the tables
+ * and counts the tables the commit needs. Map wants no leaf in range,
+ * protect every entry in range valid, unmap something mapped (o->found).
+ */
+static int prepare(struct op *o, uint64_t *t, unsigned int level,
+		   kmm_vaddr_t base, size_t n)
 {
 	struct span s;
 
@@ -396,21 +405,38 @@ static int map_prepare(struct op *o, uint64_t *t, unsigned int level,
 	for (size_t i = s.first; i <= s.last; i++) {
 		uint64_t d = load(&t[i]);
 		kmm_vaddr_t e = entry_va(&s, i);
+		bool full = covers(o, e, s.shift);
 		int ret;
 
 		if (!(d & VMSA_VALID)) {
-			o->need += need_empty(o, level, e);
+			if (o->kind == OP_PROTECT)
+				return KMM_ENOENT;
+			if (o->kind == OP_MAP)
+				o->need += need_empty(o, level, e);
 			continue;
 		}
-		if (!is_table(d, level))
+		if (is_table(d, level)) {
+			if (o->kind == OP_UNMAP && full) {
+				o->found = true; /* tables are never empty */
+				continue;
+			}
+			ret = prepare(o, child_of(o, d), level + 1, e,
+				      table_entries(o->g));
+			if (ret)
+				return ret;
+			continue;
+		}
+		if (o->kind == OP_MAP)
 			return KMM_EEXIST;
-		ret = map_prepare(o, child_of(o, d), level + 1, e,
-				  table_entries(o->g));
-		if (ret)
-			return ret;
+		o->found = true;
+		if (!full &&
+		    (o->kind == OP_UNMAP || (d & VMSA_ATTR_MASK) != o->bits))
+			o->need += need_split(o, level, e);
 	}
 	return KMM_OK;
 }
+
+/* ---- map ------------------------------------------------------------------ */
 
 static void map_fill_pages(struct op *o, uint64_t *t, const struct span *s,
 			   bool live)
@@ -464,33 +490,7 @@ static void map_fill(struct op *o, uint64_t *t, unsigned int level,
 	}
 }
 
-/* ---- unmap ---------------------------------------------------------------- */
-
-static void unmap_prepare(struct op *o, uint64_t *t, unsigned int level,
-			  kmm_vaddr_t base, size_t n)
-{
-	struct span s;
-
-	span_of(o, level, base, n, &s);
-	for (size_t i = s.first; i <= s.last; i++) {
-		uint64_t d = load(&t[i]);
-		kmm_vaddr_t e = entry_va(&s, i);
-
-		if (!(d & VMSA_VALID))
-			continue;
-		if (is_table(d, level)) {
-			if (covers(o, e, s.shift))
-				o->found = true; /* tables are never empty */
-			else
-				unmap_prepare(o, child_of(o, d), level + 1, e,
-					      table_entries(o->g));
-			continue;
-		}
-		o->found = true;
-		if (!covers(o, e, s.shift))
-			o->need += need_split(o, level, e);
-	}
-}
+/* ---- unmap and protect ---------------------------------------------------- */
 
 /* Invalidates every translation below the unlinked table @t and queues
  * it and its sub-tables for freeing. */
@@ -533,28 +533,38 @@ static bool table_empty(const uint64_t *t, size_t n)
 	return true;
 }
 
-static void unmap_break(struct op *o, uint64_t *t, unsigned int level,
-			kmm_vaddr_t base, size_t n, bool live);
+/* What protect writes for the valid or broken leaf @d: unmap writes 0. */
+static uint64_t new_leaf(const struct op *o, uint64_t d)
+{
+	if (o->kind == OP_UNMAP)
+		return 0;
+	return (d & ~VMSA_ATTR_MASK) | o->bits;
+}
 
-/* Splits the block @d under entry @p off-line, removes the request from
- * the new table and links it. */
-static void unmap_split(struct op *o, uint64_t *p, uint64_t d,
+static void break_walk(struct op *o, uint64_t *t, unsigned int level,
+		       kmm_vaddr_t base, size_t n, bool live);
+
+/* Splits the block @d under entry @p off-line, applies the request to the
+ * new table and links it. */
+static void split_block(struct op *o, uint64_t *p, uint64_t d,
 			unsigned int level, kmm_vaddr_t e, bool live)
 {
 	kmm_paddr_t cpa = expand(o, d, level);
 
-	unmap_break(o, table_ptr(o->v, cpa), level + 1, e, table_entries(o->g),
-		    false);
+	break_walk(o, table_ptr(o->v, cpa), level + 1, e, table_entries(o->g),
+		   false);
 	link_table(o, p, cpa, live);
 }
 
 /*
- * Break pass of unmap: clears leaves and tables the request covers,
- * breaks blocks it covers in part (live) or splits them at once (a table
- * the walker cannot reach yet).
+ * Break pass of unmap and protect. Unmap clears the leaves and tables the
+ * request covers and the tables it empties; protect skips the leaves that
+ * keep their attributes. Every other leaf in range is broken (live: the
+ * make pass finishes it after the TLB sync) or, in a table the walker
+ * cannot reach yet, rewritten or split at once.
  */
-static void unmap_break(struct op *o, uint64_t *t, unsigned int level,
-			kmm_vaddr_t base, size_t n, bool live)
+static void break_walk(struct op *o, uint64_t *t, unsigned int level,
+		       kmm_vaddr_t base, size_t n, bool live)
 {
 	struct span s;
 
@@ -564,16 +574,19 @@ static void unmap_break(struct op *o, uint64_t *t, unsigned int level,
 		kmm_vaddr_t e = entry_va(&s, i);
 		uint64_t size = 1ull << s.shift;
 		bool full = covers(o, e, s.shift);
+		bool clear = o->kind == OP_UNMAP && full;
+		uint64_t nd = new_leaf(o, d);
 
 		if (!(d & VMSA_VALID))
 			continue;
 		if (is_table(d, level)) {
 			uint64_t *c = child_of(o, d);
 
-			if (!full) {
-				unmap_break(o, c, level + 1, e,
-					    table_entries(o->g), live);
-				if (!table_empty(c, table_entries(o->g)))
+			if (!clear) {
+				break_walk(o, c, level + 1, e,
+					   table_entries(o->g), live);
+				if (o->kind == OP_PROTECT ||
+				    !table_empty(c, table_entries(o->g)))
 					continue;
 			}
 			store_live(o, &t[i], 0);
@@ -583,121 +596,26 @@ static void unmap_break(struct op *o, uint64_t *t, unsigned int level,
 				   live);
 			continue;
 		}
-		if (full) {
-			if (live) {
-				store_live(o, &t[i], 0);
-				inval(o, e, size, true);
-			} else {
-				store(&t[i], 0);
-			}
-			continue;
-		}
-		if (!live) {
-			unmap_split(o, &t[i], d, level, e, false);
-			continue;
-		}
-		store_live(o, &t[i], d & ~VMSA_VALID);
-		inval(o, e, size, true);
-		o->broken++;
-	}
-}
-
-/* Make pass of unmap: replaces each broken block by its split table. */
-static void unmap_make(struct op *o, uint64_t *t, unsigned int level,
-		       kmm_vaddr_t base, size_t n)
-{
-	struct span s;
-
-	span_of(o, level, base, n, &s);
-	for (size_t i = s.first; i <= s.last && o->broken; i++) {
-		uint64_t d = load(&t[i]);
-		kmm_vaddr_t e = entry_va(&s, i);
-
-		if (d & VMSA_VALID) {
-			if (is_table(d, level))
-				unmap_make(o, child_of(o, d), level + 1, e,
-					   table_entries(o->g));
-		} else if (d != 0) {
-			unmap_split(o, &t[i], d | VMSA_VALID, level, e, true);
-			o->broken--;
-		}
-	}
-}
-
-/* ---- protect -------------------------------------------------------------- */
-
-static int protect_prepare(struct op *o, uint64_t *t, unsigned int level,
-			   kmm_vaddr_t base, size_t n)
-{
-	struct span s;
-
-	span_of(o, level, base, n, &s);
-	for (size_t i = s.first; i <= s.last; i++) {
-		uint64_t d = load(&t[i]);
-		kmm_vaddr_t e = entry_va(&s, i);
-		int ret;
-
-		if (!(d & VMSA_VALID))
-			return KMM_ENOENT;
-		if (is_table(d, level)) {
-			ret = protect_prepare(o, child_of(o, d), level + 1, e,
-					      table_entries(o->g));
-			if (ret)
-				return ret;
-		} else if (!covers(o, e, s.shift) &&
-			   (d & VMSA_ATTR_MASK) != o->bits) {
-			o->need += need_split(o, level, e);
-		}
-	}
-	return KMM_OK;
-}
-
-static void protect_break(struct op *o, uint64_t *t, unsigned int level,
-			  kmm_vaddr_t base, size_t n, bool live);
-
-static void protect_split(struct op *o, uint64_t *p, uint64_t d,
-			  unsigned int level, kmm_vaddr_t e, bool live)
-{
-	kmm_paddr_t cpa = expand(o, d, level);
-
-	protect_break(o, table_ptr(o->v, cpa), level + 1, e,
-		      table_entries(o->g), false);
-	link_table(o, p, cpa, live);
-}
-
-static void protect_break(struct op *o, uint64_t *t, unsigned int level,
-			  kmm_vaddr_t base, size_t n, bool live)
-{
-	struct span s;
-
-	span_of(o, level, base, n, &s);
-	for (size_t i = s.first; i <= s.last; i++) {
-		uint64_t d = load(&t[i]);
-		kmm_vaddr_t e = entry_va(&s, i);
-		uint64_t nd = (d & ~VMSA_ATTR_MASK) | o->bits;
-
-		if (is_table(d, level)) {
-			protect_break(o, child_of(o, d), level + 1, e,
-				      table_entries(o->g), live);
-			continue;
-		}
 		if (nd == d)
 			continue;
 		if (live) {
-			store_live(o, &t[i], d & ~VMSA_VALID);
-			inval(o, e, 1ull << s.shift, true);
-			o->broken++;
-		} else if (covers(o, e, s.shift)) {
+			store_live(o, &t[i], clear ? 0 : d & ~VMSA_VALID);
+			inval(o, e, size, true);
+			o->broken += !clear;
+		} else if (full) {
 			store(&t[i], nd);
-			o->v->leaf_writes++;
+			o->v->leaf_writes += o->kind == OP_PROTECT;
 		} else {
-			protect_split(o, &t[i], d, level, e, false);
+			split_block(o, &t[i], d, level, e, false);
 		}
 	}
 }
 
-static void protect_make(struct op *o, uint64_t *t, unsigned int level,
-			 kmm_vaddr_t base, size_t n)
+/* Make pass of unmap and protect: protect rewrites each broken leaf the
+ * request covers; a broken block it covers in part (unmap breaks no
+ * other) is replaced by its split table. */
+static void make_walk(struct op *o, uint64_t *t, unsigned int level,
+		      kmm_vaddr_t base, size_t n)
 {
 	struct span s;
 
@@ -708,17 +626,18 @@ static void protect_make(struct op *o, uint64_t *t, unsigned int level,
 
 		if (d & VMSA_VALID) {
 			if (is_table(d, level))
-				protect_make(o, child_of(o, d), level + 1, e,
-					     table_entries(o->g));
+				make_walk(o, child_of(o, d), level + 1, e,
+					  table_entries(o->g));
 			continue;
 		}
-		/* The range is fully mapped: an invalid entry is broken. */
+		if (d == 0)
+			continue;
 		d |= VMSA_VALID;
 		if (covers(o, e, s.shift)) {
-			store_live(o, &t[i], (d & ~VMSA_ATTR_MASK) | o->bits);
+			store_live(o, &t[i], new_leaf(o, d));
 			o->v->leaf_writes++;
 		} else {
-			protect_split(o, &t[i], d, level, e, true);
+			split_block(o, &t[i], d, level, e, true);
 		}
 		o->broken--;
 	}
@@ -786,13 +705,14 @@ static void fold_walk(struct op *o, uint64_t *t, unsigned int level,
 
 /* ---- operations ----------------------------------------------------------- */
 
-static void op_init(struct op *o, struct kmm_vmsa *v, kmm_vaddr_t va,
-		    uint64_t size)
+static void op_init(struct op *o, struct kmm_vmsa *v, enum op_kind kind,
+		    kmm_vaddr_t va, uint64_t size)
 {
 	const struct kmm_port *port = v->as.port;
 
 	kmm_memzero(o, sizeof(*o));
 	o->v = v;
+	o->kind = kind;
 	o->va = va;
 	o->end = va + size;
 	o->g = vmsa_g(v->cfg.granule_shift);
@@ -823,7 +743,7 @@ static int fold_range(struct kmm_vmsa *v, kmm_vaddr_t va, uint64_t size)
 {
 	struct op o;
 
-	op_init(&o, v, va, size);
+	op_init(&o, v, OP_NONE, va, size);
 	fold_walk(&o, root(v), v->start_level, 0, v->root_entries);
 	return o.folded;
 }
@@ -841,86 +761,76 @@ static void auto_fold(struct kmm_vmsa *v, kmm_vaddr_t va, uint64_t size)
 	fold_range(v, lo, hi - lo);
 }
 
+/*
+ * Runs the map, unmap or protect @o after op_init(): checks, prepares and
+ * takes every table first (a failure changes nothing), then commits.
+ */
+static int run(struct op *o, kmm_attr_t attr)
+{
+	struct kmm_vmsa *v = o->v;
+	int ret = KMM_OK;
+
+	if (o->kind != OP_UNMAP)
+		ret = kmm_vmsa_attr_bits(&v->cfg, attr, &o->bits);
+	if (!ret)
+		ret = prepare(o, root(v), v->start_level, 0, v->root_entries);
+	if (!ret && o->kind == OP_UNMAP && !o->found)
+		ret = KMM_ENOENT;
+	if (!ret)
+		ret = alloc_spares(o);
+	if (ret)
+		return ret;
+	if (o->kind == OP_MAP) {
+		map_fill(o, root(v), v->start_level, 0, v->root_entries, true);
+		publish(o);
+	} else {
+		break_walk(o, root(v), v->start_level, 0, v->root_entries,
+			   true);
+		sync(o);
+		free_chain(o, &o->dead);
+		if (o->broken) {
+			make_walk(o, root(v), v->start_level, 0,
+				  v->root_entries);
+			publish(o);
+		}
+	}
+	free_chain(o, &o->spare);
+	if (o->kind != OP_UNMAP)
+		auto_fold(v, o->va, o->end - o->va);
+	return KMM_OK;
+}
+
 static int vmsa_map(struct kmm_as *as, kmm_vaddr_t va, kmm_paddr_t pa,
 		    size_t size, kmm_attr_t attr)
 {
 	struct kmm_vmsa *v = to_vmsa(as);
 	uint64_t oa_end = 1ull << v->cfg.oa_bits;
 	struct op o;
-	int ret;
 
 	if (!kmm_is_aligned(pa, 1ull << vmsa_g(v->cfg.granule_shift)))
 		return KMM_EALIGN;
 	if (pa >= oa_end || size > oa_end - pa)
 		return KMM_ERANGE;
-	op_init(&o, v, va, size);
+	op_init(&o, v, OP_MAP, va, size);
 	o.pa = pa;
-	ret = kmm_vmsa_attr_bits(&v->cfg, attr, &o.bits);
-	if (ret)
-		return ret;
-	ret = map_prepare(&o, root(v), v->start_level, 0, v->root_entries);
-	if (ret)
-		return ret;
-	ret = alloc_spares(&o);
-	if (ret)
-		return ret;
-	map_fill(&o, root(v), v->start_level, 0, v->root_entries, true);
-	publish(&o);
-	free_chain(&o, &o.spare);
-	auto_fold(v, va, size);
-	return KMM_OK;
+	return run(&o, attr);
 }
 
 static int vmsa_unmap(struct kmm_as *as, kmm_vaddr_t va, size_t size)
 {
-	struct kmm_vmsa *v = to_vmsa(as);
 	struct op o;
-	int ret;
 
-	op_init(&o, v, va, size);
-	unmap_prepare(&o, root(v), v->start_level, 0, v->root_entries);
-	if (!o.found)
-		return KMM_ENOENT;
-	ret = alloc_spares(&o);
-	if (ret)
-		return ret;
-	unmap_break(&o, root(v), v->start_level, 0, v->root_entries, true);
-	sync(&o);
-	free_chain(&o, &o.dead);
-	if (o.broken) {
-		unmap_make(&o, root(v), v->start_level, 0, v->root_entries);
-		publish(&o);
-	}
-	free_chain(&o, &o.spare);
-	return KMM_OK;
+	op_init(&o, to_vmsa(as), OP_UNMAP, va, size);
+	return run(&o, 0);
 }
 
 static int vmsa_protect(struct kmm_as *as, kmm_vaddr_t va, size_t size,
 			kmm_attr_t attr)
 {
-	struct kmm_vmsa *v = to_vmsa(as);
 	struct op o;
-	int ret;
 
-	op_init(&o, v, va, size);
-	ret = kmm_vmsa_attr_bits(&v->cfg, attr, &o.bits);
-	if (ret)
-		return ret;
-	ret = protect_prepare(&o, root(v), v->start_level, 0, v->root_entries);
-	if (ret)
-		return ret;
-	ret = alloc_spares(&o);
-	if (ret)
-		return ret;
-	protect_break(&o, root(v), v->start_level, 0, v->root_entries, true);
-	sync(&o);
-	if (o.broken) {
-		protect_make(&o, root(v), v->start_level, 0, v->root_entries);
-		publish(&o);
-	}
-	free_chain(&o, &o.spare);
-	auto_fold(v, va, size);
-	return KMM_OK;
+	op_init(&o, to_vmsa(as), OP_PROTECT, va, size);
+	return run(&o, attr);
 }
 
 static int vmsa_query(const struct kmm_as *as, kmm_vaddr_t va, kmm_paddr_t *pa,
@@ -967,7 +877,7 @@ static int vmsa_destroy(struct kmm_as *as)
 	uint64_t *t = root(v);
 	struct op o;
 
-	op_init(&o, v, 0, 1ull << v->cfg.va_bits);
+	op_init(&o, v, OP_NONE, 0, 1ull << v->cfg.va_bits);
 	/* One flush of the whole ASID/VMID covers every entry. */
 	o.tlbi_all = true;
 	o.dirty = true;
