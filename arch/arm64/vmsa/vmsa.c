@@ -62,9 +62,12 @@ static const struct kmm_vmsa *to_cvmsa(const struct kmm_as *as)
 	return kmm_container_of(as, const struct kmm_vmsa, as);
 }
 
+/* kmm_vmsa_init() made sure the port translates PAs. */
 static uint64_t *table_ptr(const struct kmm_vmsa *v, kmm_paddr_t pa)
 {
-	return kmm_port_pa_to_ptr(v->as.port, pa);
+	const struct kmm_port *port = v->as.port;
+
+	return port->pa_to_ptr(port->cookie, pa);
 }
 
 static unsigned int table_order(const struct kmm_vmsa *v)
@@ -107,11 +110,12 @@ static void clean(const struct op *o, const void *p, size_t size)
 		port->clean_range(port->cookie, p, size);
 }
 
-/* Writes one descriptor of a table the walker may be using. */
-static void store_live(const struct op *o, uint64_t *p, uint64_t d)
+/* Writes one descriptor; @live: of a table the walker may be using. */
+static void put(const struct op *o, uint64_t *p, uint64_t d, bool live)
 {
 	store(p, d);
-	clean(o, p, sizeof(*p));
+	if (live)
+		clean(o, p, sizeof(*p));
 }
 
 /* ---- TLB batch ---------------------------------------------------------- */
@@ -383,10 +387,7 @@ static kmm_paddr_t expand(struct op *o, uint64_t d, unsigned int level)
 static void link_table(struct op *o, uint64_t *p, kmm_paddr_t pa, bool live)
 {
 	clean(o, table_ptr(o->v, pa), (size_t)1 << vmsa_g(o->g));
-	if (live)
-		store_live(o, p, table_desc(pa));
-	else
-		store(p, table_desc(pa));
+	put(o, p, table_desc(pa), live);
 }
 
 /* ---- prepare -------------------------------------------------------------- */
@@ -471,10 +472,7 @@ static void map_fill(struct op *o, uint64_t *t, unsigned int level,
 
 		if (!(d & VMSA_VALID) && leaf_fits(o, level, e, pa_at(o, e))) {
 			d = pa_at(o, e) | o->bits | VMSA_TYPE_BLOCK;
-			if (live)
-				store_live(o, &t[i], d);
-			else
-				store(&t[i], d);
+			put(o, &t[i], d, live);
 			o->v->leaf_writes++;
 			continue;
 		}
@@ -589,7 +587,7 @@ static void break_walk(struct op *o, uint64_t *t, unsigned int level,
 				    !table_empty(c, table_entries(o->g)))
 					continue;
 			}
-			store_live(o, &t[i], 0);
+			put(o, &t[i], 0, true);
 			if (live)
 				inval(o, e, size, false);
 			drop_table(o, d & vmsa_table_mask(o->g), level + 1, e,
@@ -598,15 +596,16 @@ static void break_walk(struct op *o, uint64_t *t, unsigned int level,
 		}
 		if (nd == d)
 			continue;
+		if (!live && !full) {
+			split_block(o, &t[i], d, level, e, false);
+			continue;
+		}
+		put(o, &t[i], live && !clear ? d & ~VMSA_VALID : nd, live);
 		if (live) {
-			store_live(o, &t[i], clear ? 0 : d & ~VMSA_VALID);
 			inval(o, e, size, true);
 			o->broken += !clear;
-		} else if (full) {
-			store(&t[i], nd);
-			o->v->leaf_writes += o->kind == OP_PROTECT;
 		} else {
-			split_block(o, &t[i], d, level, e, false);
+			o->v->leaf_writes += o->kind == OP_PROTECT;
 		}
 	}
 }
@@ -634,7 +633,7 @@ static void make_walk(struct op *o, uint64_t *t, unsigned int level,
 			continue;
 		d |= VMSA_VALID;
 		if (covers(o, e, s.shift)) {
-			store_live(o, &t[i], new_leaf(o, d));
+			put(o, &t[i], new_leaf(o, d), true);
 			o->v->leaf_writes++;
 		} else {
 			split_block(o, &t[i], d, level, e, true);
@@ -689,13 +688,13 @@ static void fold_walk(struct op *o, uint64_t *t, unsigned int level,
 			continue;
 		/* Break the table, invalidate its leaves and the walk, make
 		 * the block, then free the table. */
-		store_live(o, &t[i], 0);
+		put(o, &t[i], 0, true);
 		for (size_t j = 0; j < table_entries(o->g) && !o->tlbi_all; j++)
 			inval(o, e + ((uint64_t)j << cshift), 1ull << cshift,
 			      true);
 		inval(o, e, 1ull << s.shift, false);
 		sync(o);
-		store_live(o, &t[i], block);
+		put(o, &t[i], block, true);
 		o->v->leaf_writes++;
 		queue_dead(o, cpa);
 		free_chain(o, &o->dead);
@@ -887,7 +886,7 @@ static int vmsa_destroy(struct kmm_as *as)
 		if (is_table(d, v->start_level))
 			drop_table(&o, d & vmsa_table_mask(o.g),
 				   v->start_level + 1, 0, false);
-		store_live(&o, &t[i], 0);
+		put(&o, &t[i], 0, true);
 	}
 	sync(&o);
 	free_chain(&o, &o.dead);
