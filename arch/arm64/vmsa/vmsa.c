@@ -437,10 +437,11 @@ static int prepare(struct op *o, uint64_t *t, unsigned int level,
 	return KMM_OK;
 }
 
-/* ---- map ------------------------------------------------------------------ */
+/* ---- commit --------------------------------------------------------------- */
 
-static void map_fill_pages(struct op *o, uint64_t *t, const struct span *s,
-			   bool live)
+/* Map at the last level: one run of page descriptors. */
+static void map_pages(struct op *o, uint64_t *t, const struct span *s,
+		      bool live)
 {
 	kmm_vaddr_t e = entry_va(s, s->first);
 	uint64_t d = pa_at(o, e) | o->bits | VMSA_TYPE_PAGE;
@@ -452,43 +453,6 @@ static void map_fill_pages(struct op *o, uint64_t *t, const struct span *s,
 	if (live)
 		clean(o, &t[s->first], (s->last - s->first + 1) * sizeof(*t));
 }
-
-/* Writes the request into @t, whose entries in range are invalid or
- * tables (map_prepare() checked); takes new tables from the spares. */
-static void map_fill(struct op *o, uint64_t *t, unsigned int level,
-		     kmm_vaddr_t base, size_t n, bool live)
-{
-	struct span s;
-
-	span_of(o, level, base, n, &s);
-	if (level == KMM_VMSA_LAST_LEVEL) {
-		map_fill_pages(o, t, &s, live);
-		return;
-	}
-	for (size_t i = s.first; i <= s.last; i++) {
-		kmm_vaddr_t e = entry_va(&s, i);
-		uint64_t d = load(&t[i]);
-		kmm_paddr_t cpa;
-
-		if (!(d & VMSA_VALID) && leaf_fits(o, level, e, pa_at(o, e))) {
-			d = pa_at(o, e) | o->bits | VMSA_TYPE_BLOCK;
-			put(o, &t[i], d, live);
-			o->v->leaf_writes++;
-			continue;
-		}
-		if (d & VMSA_VALID) {
-			map_fill(o, child_of(o, d), level + 1, e,
-				 table_entries(o->g), live);
-			continue;
-		}
-		cpa = take_spare(o);
-		map_fill(o, table_ptr(o->v, cpa), level + 1, e,
-			 table_entries(o->g), false);
-		link_table(o, &t[i], cpa, live);
-	}
-}
-
-/* ---- unmap and protect ---------------------------------------------------- */
 
 /* Invalidates every translation below the unlinked table @t and queues
  * it and its sub-tables for freeing. */
@@ -539,8 +503,26 @@ static uint64_t new_leaf(const struct op *o, uint64_t d)
 	return (d & ~VMSA_ATTR_MASK) | o->bits;
 }
 
-static void break_walk(struct op *o, uint64_t *t, unsigned int level,
-		       kmm_vaddr_t base, size_t n, bool live);
+static void commit_walk(struct op *o, uint64_t *t, unsigned int level,
+			kmm_vaddr_t base, size_t n, bool live);
+
+/* Maps the request's part of the invalid entry @p at @level: a block, or
+ * a new table filled off-line and linked. */
+static void map_entry(struct op *o, uint64_t *p, unsigned int level,
+		      kmm_vaddr_t e, bool live)
+{
+	kmm_paddr_t cpa;
+
+	if (leaf_fits(o, level, e, pa_at(o, e))) {
+		put(o, p, pa_at(o, e) | o->bits | VMSA_TYPE_BLOCK, live);
+		o->v->leaf_writes++;
+		return;
+	}
+	cpa = take_spare(o);
+	commit_walk(o, table_ptr(o->v, cpa), level + 1, e, table_entries(o->g),
+		    false);
+	link_table(o, p, cpa, live);
+}
 
 /* Splits the block @d under entry @p off-line, applies the request to the
  * new table and links it. */
@@ -549,24 +531,30 @@ static void split_block(struct op *o, uint64_t *p, uint64_t d,
 {
 	kmm_paddr_t cpa = expand(o, d, level);
 
-	break_walk(o, table_ptr(o->v, cpa), level + 1, e, table_entries(o->g),
-		   false);
+	commit_walk(o, table_ptr(o->v, cpa), level + 1, e, table_entries(o->g),
+		    false);
 	link_table(o, p, cpa, live);
 }
 
 /*
- * Break pass of unmap and protect. Unmap clears the leaves and tables the
- * request covers and the tables it empties; protect skips the leaves that
- * keep their attributes. Every other leaf in range is broken (live: the
- * make pass finishes it after the TLB sync) or, in a table the walker
- * cannot reach yet, rewritten or split at once.
+ * Commit pass of map, break pass of unmap and protect. Map writes the
+ * request into the invalid entries in range (prepare() found no leaf
+ * there), building new tables off-line from the spares. Unmap clears the
+ * leaves and tables the request covers and the tables it empties; protect
+ * skips the leaves that keep their attributes. Every other leaf in range
+ * is broken (live: make_walk() finishes it after the TLB sync) or, in a
+ * table the walker cannot reach yet, rewritten or split at once.
  */
-static void break_walk(struct op *o, uint64_t *t, unsigned int level,
-		       kmm_vaddr_t base, size_t n, bool live)
+static void commit_walk(struct op *o, uint64_t *t, unsigned int level,
+			kmm_vaddr_t base, size_t n, bool live)
 {
 	struct span s;
 
 	span_of(o, level, base, n, &s);
+	if (o->kind == OP_MAP && level == KMM_VMSA_LAST_LEVEL) {
+		map_pages(o, t, &s, live);
+		return;
+	}
 	for (size_t i = s.first; i <= s.last; i++) {
 		uint64_t d = load(&t[i]);
 		kmm_vaddr_t e = entry_va(&s, i);
@@ -575,15 +563,18 @@ static void break_walk(struct op *o, uint64_t *t, unsigned int level,
 		bool clear = o->kind == OP_UNMAP && full;
 		uint64_t nd = new_leaf(o, d);
 
-		if (!(d & VMSA_VALID))
+		if (!(d & VMSA_VALID)) {
+			if (o->kind == OP_MAP)
+				map_entry(o, &t[i], level, e, live);
 			continue;
+		}
 		if (is_table(d, level)) {
 			uint64_t *c = child_of(o, d);
 
 			if (!clear) {
-				break_walk(o, c, level + 1, e,
-					   table_entries(o->g), live);
-				if (o->kind == OP_PROTECT ||
+				commit_walk(o, c, level + 1, e,
+					    table_entries(o->g), live);
+				if (o->kind != OP_UNMAP ||
 				    !table_empty(c, table_entries(o->g)))
 					continue;
 			}
@@ -779,19 +770,13 @@ static int run(struct op *o, kmm_attr_t attr)
 		ret = alloc_spares(o);
 	if (ret)
 		return ret;
-	if (o->kind == OP_MAP) {
-		map_fill(o, root(v), v->start_level, 0, v->root_entries, true);
+	commit_walk(o, root(v), v->start_level, 0, v->root_entries, true);
+	o->dirty |= o->kind == OP_MAP; /* map: publish the new entries */
+	sync(o);
+	free_chain(o, &o->dead);
+	if (o->broken) {
+		make_walk(o, root(v), v->start_level, 0, v->root_entries);
 		publish(o);
-	} else {
-		break_walk(o, root(v), v->start_level, 0, v->root_entries,
-			   true);
-		sync(o);
-		free_chain(o, &o->dead);
-		if (o->broken) {
-			make_walk(o, root(v), v->start_level, 0,
-				  v->root_entries);
-			publish(o);
-		}
 	}
 	free_chain(o, &o->spare);
 	if (o->kind != OP_UNMAP)
