@@ -323,46 +323,6 @@ static kmm_paddr_t pa_at(const struct op *o, kmm_vaddr_t va)
 	return o->pa + (va - o->va);
 }
 
-/* Tables needed to map the request's part of the empty entry at @e. */
-static size_t need_empty(const struct op *o, unsigned int level, kmm_vaddr_t e)
-{
-	struct span s;
-	size_t n = 1;
-
-	if (leaf_fits(o, level, e, pa_at(o, e)))
-		return 0;
-	if (level + 1 == KMM_VMSA_LAST_LEVEL)
-		return 1;
-	span_of(o, level + 1, e, table_entries(o->g), &s);
-	for (size_t i = s.first; i <= s.last; i++)
-		n += need_empty(o, level + 1, entry_va(&s, i));
-	return n;
-}
-
-/*
- * Tables needed to split the block at @e (@level) so that both ends of
- * the request fall on leaves: one table per level down to where the ends
- * are aligned, for each end.
- */
-static size_t need_split(const struct op *o, unsigned int level, kmm_vaddr_t e)
-{
-	unsigned int cshift = vmsa_level_shift(o->g, level + 1);
-	kmm_vaddr_t s = kmm_max_u64(e, o->va);
-	kmm_vaddr_t t = kmm_min_u64(e + (1ull << vmsa_level_shift(o->g, level)),
-				    o->end);
-	kmm_vaddr_t c1 = kmm_align_down(s, 1ull << cshift);
-	kmm_vaddr_t c2 = kmm_align_down(t - 1, 1ull << cshift);
-	size_t n = 1;
-
-	if (level + 1 == KMM_VMSA_LAST_LEVEL)
-		return 1;
-	if (!covers(o, c1, cshift))
-		n += need_split(o, level + 1, c1);
-	if (c2 != c1 && !covers(o, c2, cshift))
-		n += need_split(o, level + 1, c2);
-	return n;
-}
-
 /*
  * Fills a fresh table with the leaves that map exactly what the block
  * @d at @level mapped, one level down. Returns the table's PA.
@@ -396,15 +356,17 @@ static void link_table(struct op *o, uint64_t *p, kmm_paddr_t pa, bool live)
  * Prepare pass of every operation: checks the request against the tables
  * and counts the tables the commit needs. Map wants no leaf in range,
  * protect every entry in range valid, unmap something mapped (o->found).
+ * A table the commit will create is walked as @t NULL with every entry
+ * @fill: invalid below an empty entry, a leaf below a block to split.
  */
-static int prepare(struct op *o, uint64_t *t, unsigned int level,
-		   kmm_vaddr_t base, size_t n)
+static int prepare(struct op *o, const uint64_t *t, uint64_t fill,
+		   unsigned int level, kmm_vaddr_t base, size_t n)
 {
 	struct span s;
 
 	span_of(o, level, base, n, &s);
 	for (size_t i = s.first; i <= s.last; i++) {
-		uint64_t d = load(&t[i]);
+		uint64_t d = t ? load(&t[i]) : fill;
 		kmm_vaddr_t e = entry_va(&s, i);
 		bool full = covers(o, e, s.shift);
 		int ret;
@@ -412,27 +374,33 @@ static int prepare(struct op *o, uint64_t *t, unsigned int level,
 		if (!(d & VMSA_VALID)) {
 			if (o->kind == OP_PROTECT)
 				return KMM_ENOENT;
-			if (o->kind == OP_MAP)
-				o->need += need_empty(o, level, e);
-			continue;
-		}
-		if (is_table(d, level)) {
+			if (o->kind != OP_MAP ||
+			    leaf_fits(o, level, e, pa_at(o, e)))
+				continue;
+		} else if (is_table(d, level)) {
 			if (o->kind == OP_UNMAP && full) {
 				o->found = true; /* tables are never empty */
 				continue;
 			}
-			ret = prepare(o, child_of(o, d), level + 1, e,
+			ret = prepare(o, child_of(o, d), 0, level + 1, e,
 				      table_entries(o->g));
 			if (ret)
 				return ret;
 			continue;
-		}
-		if (o->kind == OP_MAP)
+		} else if (o->kind == OP_MAP) {
 			return KMM_EEXIST;
-		o->found = true;
-		if (!full &&
-		    (o->kind == OP_UNMAP || (d & VMSA_ATTR_MASK) != o->bits))
-			o->need += need_split(o, level, e);
+		} else {
+			o->found = true;
+			if (full || (o->kind == OP_PROTECT &&
+				     (d & VMSA_ATTR_MASK) == o->bits))
+				continue;
+			/* The split table's leaves, blocks to the walker. */
+			d = (d & ~VMSA_TYPE_MASK) | VMSA_TYPE_BLOCK;
+		}
+		/* A new table: the empty entry's or the split block's. */
+		o->need++;
+		if (level + 1 < KMM_VMSA_LAST_LEVEL)
+			prepare(o, NULL, d, level + 1, e, table_entries(o->g));
 	}
 	return KMM_OK;
 }
@@ -763,7 +731,8 @@ static int run(struct op *o, kmm_attr_t attr)
 	if (o->kind != OP_UNMAP)
 		ret = kmm_vmsa_attr_bits(&v->cfg, attr, &o->bits);
 	if (!ret)
-		ret = prepare(o, root(v), v->start_level, 0, v->root_entries);
+		ret = prepare(o, root(v), 0, v->start_level, 0,
+			      v->root_entries);
 	if (!ret && o->kind == OP_UNMAP && !o->found)
 		ret = KMM_ENOENT;
 	if (!ret)
@@ -901,20 +870,25 @@ static const char *const mt_names[KMM_MT_COUNT] = {
 	[KMM_MT_DEVICE_NGNRE] = "device-ngnre",
 };
 
+/* The letters after 'r' of a run's permissions, '-' when clear. */
+static const struct {
+	kmm_attr_t flag;
+	char letter;
+} perm_letters[] = {
+	{ KMM_ATTR_W, 'w' },  { KMM_ATTR_X, 'x' },  { KMM_ATTR_USER, 'u' },
+	{ KMM_ATTR_NG, 'g' }, { KMM_ATTR_NS, 'n' },
+};
+
 static void run_flush(const struct kmm_vmsa *v, struct run *r)
 {
-	char perm[8];
-	size_t k = 0;
+	char perm[8] = "r";
 
 	if (r->count == 0)
 		return;
-	perm[k++] = 'r';
-	perm[k++] = (r->attr & KMM_ATTR_W) ? 'w' : '-';
-	perm[k++] = (r->attr & KMM_ATTR_X) ? 'x' : '-';
-	perm[k++] = (r->attr & KMM_ATTR_USER) ? 'u' : '-';
-	perm[k++] = (r->attr & KMM_ATTR_NG) ? 'g' : '-';
-	perm[k++] = (r->attr & KMM_ATTR_NS) ? 'n' : '-';
-	perm[k] = '\0';
+	for (size_t k = 0; k < KMM_ARRAY_SIZE(perm_letters); k++)
+		perm[k + 1] = (r->attr & perm_letters[k].flag) ?
+				      perm_letters[k].letter :
+				      '-';
 	kmm_log(v->as.port, "vmsa: %x-%x -> %x %s %s %u x %x", r->va, r->end,
 		r->pa, perm, mt_names[KMM_ATTR_MT_GET(r->attr)], r->count,
 		r->leaf);
@@ -1103,20 +1077,17 @@ int kmm_vmsa_walk(const struct kmm_vmsa *v, kmm_vaddr_t va,
 
 int kmm_vmsa_fold(struct kmm_vmsa *v, kmm_vaddr_t va, size_t size)
 {
-	struct kmm_as_caps caps;
+	uint64_t va_end, granule;
 	int ret;
 
-	if (v == NULL || v->as.ops == NULL)
+	if (v == NULL || v->as.ops == NULL || size == 0)
 		return KMM_EINVAL;
-	if (size == 0)
-		return KMM_EINVAL;
-	if (kmm_range_wraps(va, size))
+	/* Also refuses every range that wraps: va_end is at most 2^48. */
+	va_end = 1ull << v->cfg.va_bits;
+	if (va >= va_end || size > va_end - va)
 		return KMM_ERANGE;
-	vmsa_caps(&v->as, &caps);
-	if (va >= caps.va_end || size > caps.va_end - va)
-		return KMM_ERANGE;
-	if (!kmm_is_aligned(va, caps.granule) ||
-	    !kmm_is_aligned(size, caps.granule))
+	granule = 1ull << vmsa_g(v->cfg.granule_shift);
+	if (!kmm_is_aligned(va | size, granule))
 		return KMM_EALIGN;
 	kmm_port_lock(v->as.port);
 	ret = fold_range(v, va, size);
