@@ -27,8 +27,8 @@
 #include "util.h"
 #include "vmsa_internal.h"
 
-/* What an operation does (fold and destroy use OP_NONE). */
-enum op_kind { OP_NONE, OP_MAP, OP_UNMAP, OP_PROTECT };
+/* What an operation does (destroy uses OP_NONE). */
+enum op_kind { OP_NONE, OP_MAP, OP_UNMAP, OP_PROTECT, OP_FOLD };
 
 /* One map, unmap, protect or fold call. */
 struct op {
@@ -471,136 +471,6 @@ static uint64_t new_leaf(const struct op *o, uint64_t d)
 	return (d & ~VMSA_ATTR_MASK) | o->bits;
 }
 
-static void commit_walk(struct op *o, uint64_t *t, unsigned int level,
-			kmm_vaddr_t base, size_t n, bool live);
-
-/* Maps the request's part of the invalid entry @p at @level: a block, or
- * a new table filled off-line and linked. */
-static void map_entry(struct op *o, uint64_t *p, unsigned int level,
-		      kmm_vaddr_t e, bool live)
-{
-	kmm_paddr_t cpa;
-
-	if (leaf_fits(o, level, e, pa_at(o, e))) {
-		put(o, p, pa_at(o, e) | o->bits | VMSA_TYPE_BLOCK, live);
-		o->v->leaf_writes++;
-		return;
-	}
-	cpa = take_spare(o);
-	commit_walk(o, table_ptr(o->v, cpa), level + 1, e, table_entries(o->g),
-		    false);
-	link_table(o, p, cpa, live);
-}
-
-/* Splits the block @d under entry @p off-line, applies the request to the
- * new table and links it. */
-static void split_block(struct op *o, uint64_t *p, uint64_t d,
-			unsigned int level, kmm_vaddr_t e, bool live)
-{
-	kmm_paddr_t cpa = expand(o, d, level);
-
-	commit_walk(o, table_ptr(o->v, cpa), level + 1, e, table_entries(o->g),
-		    false);
-	link_table(o, p, cpa, live);
-}
-
-/*
- * Commit pass of map, break pass of unmap and protect. Map writes the
- * request into the invalid entries in range (prepare() found no leaf
- * there), building new tables off-line from the spares. Unmap clears the
- * leaves and tables the request covers and the tables it empties; protect
- * skips the leaves that keep their attributes. Every other leaf in range
- * is broken (live: make_walk() finishes it after the TLB sync) or, in a
- * table the walker cannot reach yet, rewritten or split at once.
- */
-static void commit_walk(struct op *o, uint64_t *t, unsigned int level,
-			kmm_vaddr_t base, size_t n, bool live)
-{
-	struct span s;
-
-	span_of(o, level, base, n, &s);
-	if (o->kind == OP_MAP && level == KMM_VMSA_LAST_LEVEL) {
-		map_pages(o, t, &s, live);
-		return;
-	}
-	for (size_t i = s.first; i <= s.last; i++) {
-		uint64_t d = load(&t[i]);
-		kmm_vaddr_t e = entry_va(&s, i);
-		uint64_t size = 1ull << s.shift;
-		bool full = covers(o, e, s.shift);
-		bool clear = o->kind == OP_UNMAP && full;
-		uint64_t nd = new_leaf(o, d);
-
-		if (!(d & VMSA_VALID)) {
-			if (o->kind == OP_MAP)
-				map_entry(o, &t[i], level, e, live);
-			continue;
-		}
-		if (is_table(d, level)) {
-			uint64_t *c = child_of(o, d);
-
-			if (!clear) {
-				commit_walk(o, c, level + 1, e,
-					    table_entries(o->g), live);
-				if (o->kind != OP_UNMAP ||
-				    !table_empty(c, table_entries(o->g)))
-					continue;
-			}
-			put(o, &t[i], 0, true);
-			if (live)
-				inval(o, e, size, false);
-			drop_table(o, d & vmsa_table_mask(o->g), level + 1, e,
-				   live);
-			continue;
-		}
-		if (nd == d)
-			continue;
-		if (!live && !full) {
-			split_block(o, &t[i], d, level, e, false);
-			continue;
-		}
-		put(o, &t[i], live && !clear ? d & ~VMSA_VALID : nd, live);
-		if (live) {
-			inval(o, e, size, true);
-			o->broken += !clear;
-		} else {
-			o->v->leaf_writes += o->kind == OP_PROTECT;
-		}
-	}
-}
-
-/* Make pass of unmap and protect: protect rewrites each broken leaf the
- * request covers; a broken block it covers in part (unmap breaks no
- * other) is replaced by its split table. */
-static void make_walk(struct op *o, uint64_t *t, unsigned int level,
-		      kmm_vaddr_t base, size_t n)
-{
-	struct span s;
-
-	span_of(o, level, base, n, &s);
-	for (size_t i = s.first; i <= s.last && o->broken; i++) {
-		uint64_t d = load(&t[i]);
-		kmm_vaddr_t e = entry_va(&s, i);
-
-		if (d & VMSA_VALID) {
-			if (is_table(d, level))
-				make_walk(o, child_of(o, d), level + 1, e,
-					  table_entries(o->g));
-			continue;
-		}
-		if (d == 0)
-			continue;
-		d |= VMSA_VALID;
-		if (covers(o, e, s.shift)) {
-			put(o, &t[i], new_leaf(o, d), true);
-			o->v->leaf_writes++;
-		} else {
-			split_block(o, &t[i], d, level, e, true);
-		}
-		o->broken--;
-	}
-}
-
 /* ---- fold ----------------------------------------------------------------- */
 
 /* Whether the table @c at @level maps one contiguous range, aligned for a
@@ -626,38 +496,149 @@ static bool foldable(const struct op *o, const uint64_t *c, unsigned int level,
 	return true;
 }
 
-static void fold_walk(struct op *o, uint64_t *t, unsigned int level,
-		      kmm_vaddr_t base, size_t n)
+/* Replaces the table @d under @p at @level by one block when foldable()
+ * allows: break, invalidate its leaves and the walk, make, free. */
+static void fold_entry(struct op *o, uint64_t *p, uint64_t d,
+		       unsigned int level, kmm_vaddr_t e)
 {
+	unsigned int cshift = vmsa_level_shift(o->g, level + 1);
+	uint64_t block;
+
+	if (!o->blocks || !vmsa_block_level(o->g, level) ||
+	    !foldable(o, child_of(o, d), level + 1, &block))
+		return;
+	put(o, p, 0, true);
+	for (size_t j = 0; j < table_entries(o->g) && !o->tlbi_all; j++)
+		inval(o, e + ((uint64_t)j << cshift), 1ull << cshift, true);
+	inval(o, e, 1ull << vmsa_level_shift(o->g, level), false);
+	sync(o);
+	put(o, p, block, true);
+	o->v->leaf_writes++;
+	queue_dead(o, d & vmsa_table_mask(o->g));
+	free_chain(o, &o->dead);
+	o->folded++;
+}
+
+/* How commit_walk() runs: on a table the walker cannot reach yet, on the
+ * live tables, or as the make pass of unmap and protect (live). */
+enum pass { PASS_OFFLINE, PASS_LIVE, PASS_MAKE };
+
+static void commit_walk(struct op *o, uint64_t *t, unsigned int level,
+			kmm_vaddr_t base, size_t n, enum pass pass);
+
+/* Maps the request's part of the invalid entry @p at @level: a block, or
+ * a new table filled off-line and linked. */
+static void map_entry(struct op *o, uint64_t *p, unsigned int level,
+		      kmm_vaddr_t e, bool live)
+{
+	kmm_paddr_t cpa;
+
+	if (leaf_fits(o, level, e, pa_at(o, e))) {
+		put(o, p, pa_at(o, e) | o->bits | VMSA_TYPE_BLOCK, live);
+		o->v->leaf_writes++;
+		return;
+	}
+	cpa = take_spare(o);
+	commit_walk(o, table_ptr(o->v, cpa), level + 1, e, table_entries(o->g),
+		    PASS_OFFLINE);
+	link_table(o, p, cpa, live);
+}
+
+/* Splits the block @d under entry @p off-line, applies the request to the
+ * new table and links it. */
+static void split_block(struct op *o, uint64_t *p, uint64_t d,
+			unsigned int level, kmm_vaddr_t e, bool live)
+{
+	kmm_paddr_t cpa = expand(o, d, level);
+
+	commit_walk(o, table_ptr(o->v, cpa), level + 1, e, table_entries(o->g),
+		    PASS_OFFLINE);
+	link_table(o, p, cpa, live);
+}
+
+/*
+ * Commit pass of map and fold, break and make passes of unmap and protect.
+ *
+ * Map writes the request into the invalid entries in range (prepare()
+ * found no leaf there), building new tables off-line from the spares.
+ * Fold tries each table in range after its sub-tables.
+ *
+ * Break: unmap clears the leaves and tables the request covers and the
+ * tables it empties; protect skips the leaves that keep their attributes.
+ * Every other leaf in range is broken (live: the make pass finishes it
+ * after the TLB sync) or, in a table the walker cannot reach yet,
+ * rewritten or split at once.
+ *
+ * Make (PASS_MAKE): protect rewrites each broken leaf the request covers; a
+ * broken block it covers in part (unmap breaks no other) is replaced by
+ * its split table.
+ */
+static void commit_walk(struct op *o, uint64_t *t, unsigned int level,
+			kmm_vaddr_t base, size_t n, enum pass pass)
+{
+	bool live = pass != PASS_OFFLINE, make = pass == PASS_MAKE;
 	struct span s;
 
 	span_of(o, level, base, n, &s);
-	for (size_t i = s.first; i <= s.last; i++) {
+	if (o->kind == OP_MAP && level == KMM_VMSA_LAST_LEVEL) {
+		map_pages(o, t, &s, live);
+		return;
+	}
+	for (size_t i = s.first; i <= s.last && (!make || o->broken); i++) {
 		uint64_t d = load(&t[i]);
 		kmm_vaddr_t e = entry_va(&s, i);
-		unsigned int cshift = vmsa_level_shift(o->g, level + 1);
-		kmm_paddr_t cpa = d & vmsa_table_mask(o->g);
-		uint64_t block;
+		uint64_t size = 1ull << s.shift;
+		bool full = covers(o, e, s.shift);
+		bool clear = o->kind == OP_UNMAP && full;
+		uint64_t nd = new_leaf(o, d);
 
-		if (!(d & VMSA_VALID) || !is_table(d, level))
+		if (!(d & VMSA_VALID)) {
+			if (o->kind == OP_MAP) {
+				map_entry(o, &t[i], level, e, live);
+			} else if (make && d != 0) {
+				if (full) {
+					put(o, &t[i], nd | VMSA_VALID, true);
+					o->v->leaf_writes++;
+				} else {
+					split_block(o, &t[i], d | VMSA_VALID,
+						    level, e, true);
+				}
+				o->broken--;
+			}
 			continue;
-		fold_walk(o, child_of(o, d), level + 1, e, table_entries(o->g));
-		if (!o->blocks || !vmsa_block_level(o->g, level) ||
-		    !foldable(o, child_of(o, d), level + 1, &block))
+		}
+		if (is_table(d, level)) {
+			uint64_t *c = child_of(o, d);
+
+			if (!clear) {
+				commit_walk(o, c, level + 1, e,
+					    table_entries(o->g), pass);
+				if (o->kind == OP_FOLD)
+					fold_entry(o, &t[i], d, level, e);
+				if (make || o->kind != OP_UNMAP ||
+				    !table_empty(c, table_entries(o->g)))
+					continue;
+			}
+			put(o, &t[i], 0, true);
+			if (live)
+				inval(o, e, size, false);
+			drop_table(o, d & vmsa_table_mask(o->g), level + 1, e,
+				   live);
 			continue;
-		/* Break the table, invalidate its leaves and the walk, make
-		 * the block, then free the table. */
-		put(o, &t[i], 0, true);
-		for (size_t j = 0; j < table_entries(o->g) && !o->tlbi_all; j++)
-			inval(o, e + ((uint64_t)j << cshift), 1ull << cshift,
-			      true);
-		inval(o, e, 1ull << s.shift, false);
-		sync(o);
-		put(o, &t[i], block, true);
-		o->v->leaf_writes++;
-		queue_dead(o, cpa);
-		free_chain(o, &o->dead);
-		o->folded++;
+		}
+		if (make || o->kind == OP_FOLD || nd == d)
+			continue;
+		if (!live && !full) {
+			split_block(o, &t[i], d, level, e, false);
+			continue;
+		}
+		put(o, &t[i], live && !clear ? d & ~VMSA_VALID : nd, live);
+		if (live) {
+			inval(o, e, size, true);
+			o->broken += !clear;
+		} else {
+			o->v->leaf_writes += o->kind == OP_PROTECT;
+		}
 	}
 }
 
@@ -701,8 +682,8 @@ static int fold_range(struct kmm_vmsa *v, kmm_vaddr_t va, uint64_t size)
 {
 	struct op o;
 
-	op_init(&o, v, OP_NONE, va, size);
-	fold_walk(&o, root(v), v->start_level, 0, v->root_entries);
+	op_init(&o, v, OP_FOLD, va, size);
+	commit_walk(&o, root(v), v->start_level, 0, v->root_entries, PASS_LIVE);
 	return o.folded;
 }
 
@@ -739,12 +720,13 @@ static int run(struct op *o, kmm_attr_t attr)
 		ret = alloc_spares(o);
 	if (ret)
 		return ret;
-	commit_walk(o, root(v), v->start_level, 0, v->root_entries, true);
+	commit_walk(o, root(v), v->start_level, 0, v->root_entries, PASS_LIVE);
 	o->dirty |= o->kind == OP_MAP; /* map: publish the new entries */
 	sync(o);
 	free_chain(o, &o->dead);
 	if (o->broken) {
-		make_walk(o, root(v), v->start_level, 0, v->root_entries);
+		commit_walk(o, root(v), v->start_level, 0, v->root_entries,
+			    PASS_MAKE);
 		publish(o);
 	}
 	free_chain(o, &o->spare);
