@@ -1303,42 +1303,76 @@ static void cursor_load_next(struct kmm_p2v_cursor *cur)
 }
 
 /*
- * Makes the cursor hold the run of leaf entry @slot. Only the leaf is
- * read: the region's run table is needed when the walk leaves this run,
- * so its first lines are only prefetched now.
+ * Makes the cursor hold the run of leaf entry @slot and the run after it
+ * in its region. The region's run table is read now, with the lookup, so
+ * that walking on through the buffer reads only the cursor until the walk
+ * leaves the run, and then only that table.
  */
 static void cursor_fill(struct kmm_p2v_cursor *cur, const struct kmm_regions *r,
 			const struct kmm_region_pa_node *leaf,
 			unsigned int slot)
 {
-	const char *rg = (const char *)leaf->l.region[slot];
+	const struct run_chunk *c;
 
-	__builtin_prefetch(rg);
-	__builtin_prefetch(rg + 64);
-	__builtin_prefetch(rg + 128);
-	__builtin_prefetch(rg + 192);
 	cur->regions = r;
 	cur->generation = r->generation;
 	cur->region = leaf->l.region[slot];
-	cur->run = SIZE_MAX;
-	cur->chunk = NULL;
 	cur->first = leaf->l.first[slot];
 	cur->last_off = leaf->l.last[slot] - leaf->l.first[slot];
 	cur->va = leaf->l.va[slot];
-	cur->next_first = cur->first;
-	cur->next_last_off = cur->last_off;
-	cur->next_va = cur->va;
+	cur->run = run_locate(cur->region, cur->va, &c);
+	cur->chunk = c;
+	cursor_load_next(cur);
+	/* The walk reads the runs after this one: start loading their lines
+	 * while the caller resolves the pages of this run. */
+	for (size_t i = cur->run + 2;
+	     i < kmm_min_u64(cur->region->nr_runs, KMM_REGION_INLINE_RUNS);
+	     i += 4)
+		__builtin_prefetch(&cur->region->runs[i]);
 }
 
-/* Moves the cursor on to the next run of its region (the buffer's). */
+/*
+ * Moves the cursor on to the next run of its region (the buffer's) and
+ * loads the one after it. Runs held in the region itself (all of them in
+ * regions of up to KMM_REGION_INLINE_RUNS runs) take the short way.
+ */
 static void cursor_advance(struct kmm_p2v_cursor *cur)
 {
-	cur->chunk = chunk_after(cur->region, cur->chunk, cur->run);
-	cur->run++;
+	const struct kmm_region *rg = cur->region;
+	size_t n = cur->run + 2;
+
 	cur->first = cur->next_first;
 	cur->last_off = cur->next_last_off;
 	cur->va = cur->next_va;
+	if (n + 1 < KMM_REGION_INLINE_RUNS && n + 1 < rg->nr_runs) {
+		cur->run++;
+		cur->next_first = rg->runs[n].pa;
+		cur->next_va = rg->runs[n].va;
+		cur->next_last_off = rg->runs[n + 1].va - rg->runs[n].va - 1;
+		return;
+	}
+	cur->chunk = chunk_after(rg, cur->chunk, cur->run);
+	cur->run++;
 	cursor_load_next(cur);
+}
+
+/*
+ * A full lookup that refills @cur. Out of line so that the step from one
+ * run to the next (kmm_phys_to_virt_cursor_slow()) stays a leaf function.
+ */
+__attribute__((noinline)) static int cursor_lookup(const struct kmm_regions *r,
+						   struct kmm_p2v_cursor *cur,
+						   kmm_paddr_t pa,
+						   kmm_vaddr_t *va)
+{
+	const struct kmm_region_pa_node *leaf;
+	unsigned int slot;
+
+	if (!pa_find(r, pa, -1, &leaf, &slot))
+		return KMM_ENOENT;
+	cursor_fill(cur, r, leaf, slot);
+	*va = cur->va + (pa - cur->first);
+	return KMM_OK;
 }
 
 int kmm_phys_to_virt_cursor_slow(const struct kmm_as *as,
@@ -1346,9 +1380,6 @@ int kmm_phys_to_virt_cursor_slow(const struct kmm_as *as,
 				 kmm_vaddr_t *va)
 {
 	const struct kmm_regions *r = regions_of(as);
-	const struct kmm_region_pa_node *leaf;
-	const struct run_chunk *c;
-	unsigned int slot;
 
 	if (r == NULL || cur == NULL || va == NULL)
 		return KMM_EINVAL;
@@ -1357,12 +1388,6 @@ int kmm_phys_to_virt_cursor_slow(const struct kmm_as *as,
 			*va = cur->va + (pa - cur->first);
 			return KMM_OK;
 		}
-		if (cur->run == SIZE_MAX) {
-			prefetch_node(cur->region);
-			cur->run = run_locate(cur->region, cur->va, &c);
-			cur->chunk = c;
-			cursor_load_next(cur);
-		}
 		/* The pages of a buffer: the run that follows in VA. */
 		if (pa - cur->next_first <= cur->next_last_off) {
 			cursor_advance(cur);
@@ -1370,9 +1395,5 @@ int kmm_phys_to_virt_cursor_slow(const struct kmm_as *as,
 			return KMM_OK;
 		}
 	}
-	if (!pa_find(r, pa, -1, &leaf, &slot))
-		return KMM_ENOENT;
-	cursor_fill(cur, r, leaf, slot);
-	*va = cur->va + (pa - cur->first);
-	return KMM_OK;
+	return cursor_lookup(r, cur, pa, va);
 }

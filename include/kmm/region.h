@@ -135,7 +135,7 @@ struct kmm_p2v_cursor {
 	const struct kmm_regions *regions; /**< Regions it was filled from. */
 	uint64_t generation; /**< Their generation at that time. */
 	const struct kmm_region *region; /**< Region of the cached run. */
-	/** Index of the cached run in its region; SIZE_MAX: next not loaded. */
+	/** Index of the cached run in its region. */
 	size_t run;
 	const void *chunk; /**< Run storage that holds entry @c run. */
 };
