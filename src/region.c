@@ -1288,7 +1288,7 @@ static void cursor_load_next(struct kmm_p2v_cursor *cur)
 
 	if (n >= rg->nr_runs) {
 		cur->next_first = cur->first;
-		cur->next_last_off = cur->last_off;
+		cur->next_size = cur->size;
 		cur->next_va = cur->va;
 		return;
 	}
@@ -1298,7 +1298,7 @@ static void cursor_load_next(struct kmm_p2v_cursor *cur)
 		      run_entry(rg, chunk_after(rg, c, n), n + 1)->va :
 		      rg->va + rg->size;
 	cur->next_first = e->pa;
-	cur->next_last_off = end - e->va - 1;
+	cur->next_size = end - e->va;
 	cur->next_va = e->va;
 }
 
@@ -1318,7 +1318,7 @@ static void cursor_fill(struct kmm_p2v_cursor *cur, const struct kmm_regions *r,
 	cur->generation = r->generation;
 	cur->region = leaf->l.region[slot];
 	cur->first = leaf->l.first[slot];
-	cur->last_off = leaf->l.last[slot] - leaf->l.first[slot];
+	cur->size = leaf->l.last[slot] - leaf->l.first[slot] + 1;
 	cur->va = leaf->l.va[slot];
 	cur->run = run_locate(cur->region, cur->va, &c);
 	cur->chunk = c;
@@ -1342,13 +1342,13 @@ static void cursor_advance(struct kmm_p2v_cursor *cur)
 	size_t n = cur->run + 2;
 
 	cur->first = cur->next_first;
-	cur->last_off = cur->next_last_off;
+	cur->size = cur->next_size;
 	cur->va = cur->next_va;
 	if (n + 1 < KMM_REGION_INLINE_RUNS && n + 1 < rg->nr_runs) {
 		cur->run++;
 		cur->next_first = rg->runs[n].pa;
 		cur->next_va = rg->runs[n].va;
-		cur->next_last_off = rg->runs[n + 1].va - rg->runs[n].va - 1;
+		cur->next_size = rg->runs[n + 1].va - rg->runs[n].va;
 		return;
 	}
 	cur->chunk = chunk_after(rg, cur->chunk, cur->run);
@@ -1383,13 +1383,14 @@ int kmm_phys_to_virt_cursor_slow(const struct kmm_as *as,
 
 	if (r == NULL || cur == NULL || va == NULL)
 		return KMM_EINVAL;
-	if (cur->regions == r && cur->generation == r->generation) {
-		if (pa - cur->first <= cur->last_off) {
+	if (cur->size != 0 && cur->regions == r &&
+	    cur->generation == r->generation) {
+		if (pa - cur->first < cur->size) {
 			*va = cur->va + (pa - cur->first);
 			return KMM_OK;
 		}
 		/* The pages of a buffer: the run that follows in VA. */
-		if (pa - cur->next_first <= cur->next_last_off) {
+		if (pa - cur->next_first < cur->next_size) {
 			cursor_advance(cur);
 			*va = cur->va + (pa - cur->first);
 			return KMM_OK;

@@ -126,11 +126,12 @@ struct kmm_region_info {
  */
 struct kmm_p2v_cursor {
 	kmm_paddr_t first; /**< First PA of the cached run. */
-	uint64_t last_off; /**< Last PA of the run minus @c first. */
+	/** Bytes of the run; 0 in an empty cursor, which matches no PA. */
+	uint64_t size;
 	kmm_vaddr_t va; /**< VA of @c first. */
 	/** First PA of the run after it (the same run when there is none). */
 	kmm_paddr_t next_first;
-	uint64_t next_last_off; /**< Last PA of that run minus its first. */
+	uint64_t next_size; /**< Bytes of that run. */
 	kmm_vaddr_t next_va; /**< VA of @c next_first. */
 	const struct kmm_regions *regions; /**< Regions it was filled from. */
 	uint64_t generation; /**< Their generation at that time. */
@@ -289,8 +290,10 @@ static inline int kmm_phys_to_virt_cursor(const struct kmm_as *as,
 		return kmm_phys_to_virt_cursor_slow(as, cur, pa, va);
 	r = as->regions;
 	off = pa - cur->first;
-	if (cur->regions == r && r != NULL &&
-	    cur->generation == r->generation && off <= cur->last_off) {
+	/* A cursor that holds a run (size != 0) was filled from non-NULL
+	 * regions, so r is not NULL once it matches. */
+	if (off < cur->size && cur->regions == r &&
+	    cur->generation == r->generation) {
 		*va = cur->va + off;
 		return 0;
 	}
