@@ -905,6 +905,45 @@ Test(region_identity, vmap_of_contiguous_pages_returns_va_equal_to_pa)
 		     KMM_EEXIST, "the PA range is claimed already");
 }
 
+Test(region_identity, regions_keep_no_pa_index_and_the_va_tree_answers)
+{
+	kmm_paddr_t pages[] = { 0x400000, 0x401000 };
+	struct kmm_p2v_cursor cur;
+	kmm_vaddr_t va, dev, v = 7;
+
+	cr_assert_eq(kmm_vmap(space, pages, 2, KMM_ATTR_RW_DATA, 1, &va), 0);
+	cr_assert_eq(kmm_ioremap(space, 0x9000000, 0x3000, KMM_ATTR_RW_DEVICE,
+				 2, &dev),
+		     0);
+	cr_expect_eq(dev, 0x9000000);
+	cr_expect_eq(regions.nr_regions, 2);
+	cr_expect_eq(regions.nr_runs, 0, "no run goes into the PA index");
+	cr_expect_eq(regions.nr_pa_nodes, 0);
+	cr_expect_eq(regions.pa_root, NULL);
+	cr_assert_eq(kmm_phys_to_virt(space, 0x401ff8, &v), 0);
+	cr_expect_eq(v, 0x401ff8);
+	cr_assert_eq(kmm_phys_to_virt_owner(space, 0x9002000, 2, &v), 0);
+	cr_expect_eq(v, 0x9002000);
+	v = 7;
+	cr_expect_eq(kmm_phys_to_virt_owner(space, 0x9002000, 1, &v),
+		     KMM_ENOENT, "owner 1 holds no region at that PA");
+	cr_expect_eq(kmm_phys_to_virt(space, 0x402000, &v), KMM_ENOENT);
+	cr_expect_eq(kmm_phys_to_virt(space, 0x3fffff, &v), KMM_ENOENT);
+	cr_expect_eq(v, 7, "a failed lookup writes nothing");
+	/* The cursor holds the whole region as one run. */
+	kmm_p2v_cursor_init(&cur);
+	cr_assert_eq(kmm_phys_to_virt_cursor(space, &cur, 0x400010, &v), 0);
+	cr_expect_eq(v, 0x400010);
+	cr_expect_eq(cur.first, 0x400000);
+	cr_expect_eq(cur.size, 0x2000);
+	cr_assert_eq(kmm_phys_to_virt_cursor(space, &cur, 0x401000, &v), 0);
+	cr_expect_eq(v, 0x401000);
+	cr_assert_eq(kmm_vunmap(space, va, 1), 0);
+	cr_expect_eq(kmm_phys_to_virt_cursor(space, &cur, 0x401000, &v),
+		     KMM_ENOENT, "the cursor notices the vunmap");
+	cr_expect_eq(regions.nr_regions, 1);
+}
+
 Test(region_identity, scattered_vmap_is_not_supported_and_changes_nothing)
 {
 	kmm_paddr_t pages[] = { 0x200000, 0x300000 };

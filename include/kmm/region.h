@@ -149,9 +149,13 @@ struct kmm_p2v_cursor {
  *              when the backend only maps VA == PA. Must outlive @p r.
  * @param nodes slab of objects of at least KMM_REGION_NODE_SIZE bytes,
  *              aligned to KMM_REGION_NODE_ALIGN. Must outlive @p r.
+ * On an identity address space the regions keep no PA index: the VA tree
+ * answers PA lookups, as VA == PA. A build without a translating backend
+ * (KMM_CONFIG_REGIONS_PA_INDEX 0) has no PA index at all.
  * @return 0; KMM_EINVAL (NULL argument, slab objects too small or
  *         misaligned, a vaspace with a port, or identity modes that
- *         disagree), KMM_EEXIST (@p as already has regions).
+ *         disagree), KMM_ENOTSUP (@p as translates but the build has no
+ *         PA index), KMM_EEXIST (@p as already has regions).
  */
 int kmm_regions_init(struct kmm_regions *r, struct kmm_as *as,
 		     struct kmm_vaspace *vs, struct kmm_slab *nodes);
