@@ -22,6 +22,9 @@
  *            KMM_CONFIG_TLBI_THRESHOLD, then tlb_sync;
  *   make:    write the new entries (splits are built off-line in a fresh
  *            table and linked with one store), free unlinked tables.
+ * One walker, prepare(), checks and counts for every operation; another,
+ * commit_walk(), breaks and makes for unmap and protect and writes what
+ * map and fold write.
  */
 #include "kmm/pages.h"
 #include "util.h"
@@ -668,6 +671,14 @@ static uint64_t *root(const struct kmm_vmsa *v)
 	return table_ptr(v, v->root_pa);
 }
 
+/* commit_walk() over the whole root. */
+static void commit_root(struct op *o, enum pass pass)
+{
+	struct kmm_vmsa *v = o->v;
+
+	commit_walk(o, root(v), v->start_level, 0, v->root_entries, pass);
+}
+
 static uint64_t largest_block(const struct kmm_vmsa *v)
 {
 	unsigned int g = vmsa_g(v->cfg.granule_shift);
@@ -683,7 +694,7 @@ static int fold_range(struct kmm_vmsa *v, kmm_vaddr_t va, uint64_t size)
 	struct op o;
 
 	op_init(&o, v, OP_FOLD, va, size);
-	commit_walk(&o, root(v), v->start_level, 0, v->root_entries, PASS_LIVE);
+	commit_root(&o, PASS_LIVE);
 	return o.folded;
 }
 
@@ -720,13 +731,12 @@ static int run(struct op *o, kmm_attr_t attr)
 		ret = alloc_spares(o);
 	if (ret)
 		return ret;
-	commit_walk(o, root(v), v->start_level, 0, v->root_entries, PASS_LIVE);
+	commit_root(o, PASS_LIVE);
 	o->dirty |= o->kind == OP_MAP; /* map: publish the new entries */
 	sync(o);
 	free_chain(o, &o->dead);
 	if (o->broken) {
-		commit_walk(o, root(v), v->start_level, 0, v->root_entries,
-			    PASS_MAKE);
+		commit_root(o, PASS_MAKE);
 		publish(o);
 	}
 	free_chain(o, &o->spare);
