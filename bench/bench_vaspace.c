@@ -179,12 +179,14 @@ static struct teemm *list_from(const struct kmm_vaspace *vs, size_t n,
 
 	if (p == NULL)
 		return NULL;
-	for (struct kmm_rb_node *rb = kmm_rb_first(&vs->used_tree); rb;
+	for (struct kmm_rb_node *rb = kmm_rb_first(&vs->tree); rb;
 	     rb = kmm_rb_next(rb)) {
 		const struct kmm_vaspace_node *r =
 			kmm_container_of(rb, struct kmm_vaspace_node, rb);
 
-		if (teemm_append(p, r->base, r->size)) {
+		if (r->end == r->base)
+			continue; /* the window's sentinel */
+		if (teemm_append(p, r->base, r->end - r->base - vs->guard)) {
 			teemm_destroy(p);
 			return NULL;
 		}
