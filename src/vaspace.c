@@ -138,22 +138,31 @@ static void fit_compute(const vnode_t *n, struct fit *f)
 		min_child(f, r);
 }
 
-/* Stores @f as @n's fit; returns whether anything changed. */
-static bool fit_store(vnode_t *n, const struct fit *f)
+/*
+ * Stores @f as @n's fit; returns the mask of lanes whose M_j changed and
+ * leaves in @old what every M_j was.
+ */
+static uint32_t fit_store(vnode_t *n, const struct fit *f, uint64_t old[LANES])
 {
-	uint32_t diff = (uint32_t)(n->room != f->room);
+	uint64_t was = n->room, room = f->room;
+	uint32_t mask = (uint32_t)(was != room);
 	unsigned int j = 0;
 
-	n->room = f->room;
+	old[0] = was;
+	n->room = room;
 	for (; j < NEAR; j++) {
-		diff |= n->near_short[j] ^ f->short_by[j];
+		old[j + 1] = was - n->near_short[j];
+		mask |= (uint32_t)(old[j + 1] != room - f->short_by[j])
+			<< (j + 1);
 		n->near_short[j] = (uint8_t)f->short_by[j];
 	}
 	for (; j < SHORTS; j++) {
-		diff |= n->far_short[j - NEAR] ^ f->short_by[j];
+		old[j + 1] = was - n->far_short[j - NEAR];
+		mask |= (uint32_t)(old[j + 1] != room - f->short_by[j])
+			<< (j + 1);
 		n->far_short[j - NEAR] = f->short_by[j];
 	}
-	return diff != 0;
+	return mask;
 }
 
 /* M_j of the subtree at @n (see the file comment). */
@@ -166,37 +175,46 @@ static inline uint64_t lane_room(const vnode_t *n, unsigned int j)
 	return n->room - n->far_short[j - 1 - NEAR];
 }
 
-/* M_0 .. M_(LANES - 1) of the subtree at @n. */
-static void fit_values(const vnode_t *n, uint64_t m[LANES])
+/*
+ * Sets M_j = @m[j] for the lanes in @lanes, keeping every other M_j: if
+ * the room moves, every shortfall moves with it (modulo the field's width,
+ * which is exact because the result fits).
+ */
+static void fit_apply(vnode_t *n, uint32_t lanes, const uint64_t m[LANES])
 {
-	unsigned int j = 1;
+	uint64_t room = (lanes & 1) ? m[0] : n->room;
+	uint64_t rise = room - n->room;
+	unsigned int j;
 
-	m[0] = n->room;
-	for (; j <= NEAR; j++)
-		m[j] = n->room - n->near_short[j - 1];
-	for (; j < LANES; j++)
-		m[j] = n->room - n->far_short[j - 1 - NEAR];
-}
-
-static void fit_set_values(vnode_t *n, const uint64_t m[LANES])
-{
-	unsigned int j = 1;
-
-	n->room = m[0];
-	for (; j <= NEAR; j++)
-		n->near_short[j - 1] = (uint8_t)(m[0] - m[j]);
-	for (; j < LANES; j++)
-		n->far_short[j - 1 - NEAR] = (uint32_t)(m[0] - m[j]);
+	if (rise != 0) {
+		for (j = 0; j < NEAR; j++)
+			n->near_short[j] = (uint8_t)(n->near_short[j] + rise);
+		for (j = 0; j < SHORTS - NEAR; j++)
+			n->far_short[j] = (uint32_t)(n->far_short[j] + rise);
+		n->room = room;
+	}
+	for (lanes &= ~(uint32_t)1; lanes != 0; lanes &= lanes - 1) {
+		j = (unsigned int)__builtin_ctz(lanes);
+		if (j <= NEAR)
+			n->near_short[j - 1] = (uint8_t)(room - m[j]);
+		else
+			n->far_short[j - 1 - NEAR] = (uint32_t)(room - m[j]);
+	}
 }
 
 /* M_j of @n's gap alone. */
-static inline uint64_t own_room(const vnode_t *n, unsigned int j)
+static inline uint64_t gap_room(uint64_t end, uint64_t gap, unsigned int shift,
+				unsigned int j)
 {
-	unsigned int shift = n->granule_shift;
-	uint64_t units = n->gap >> shift;
-	uint64_t pad = ((0 - n->end) >> shift) & (((uint64_t)1 << j) - 1);
+	uint64_t units = gap >> shift;
+	uint64_t pad = ((0 - end) >> shift) & (((uint64_t)1 << j) - 1);
 
 	return pad < units ? units - pad : 0;
+}
+
+static inline uint64_t own_room(const vnode_t *n, unsigned int j)
+{
+	return gap_room(n->end, n->gap, n->granule_shift, j);
 }
 
 static inline uint64_t max3_u64(uint64_t a, uint64_t b, uint64_t c)
@@ -226,10 +244,9 @@ static void fit_carry(vnode_t *child, struct kmm_rb_node *stop, uint32_t mask,
 		vnode_t *p = vnode(prb);
 		uint32_t next = 0;
 
-		fit_values(p, m);
 		do {
 			unsigned int j = (unsigned int)__builtin_ctz(mask);
-			uint64_t was = m[j], v = lane_room(child, j);
+			uint64_t was = lane_room(p, j), v = lane_room(child, j);
 
 			mask &= mask - 1;
 			if (v < was) {
@@ -252,7 +269,7 @@ static void fit_carry(vnode_t *child, struct kmm_rb_node *stop, uint32_t mask,
 			next |= (uint32_t)1 << j;
 		} while (mask != 0);
 		if (next != 0)
-			fit_set_values(p, m);
+			fit_apply(p, next, m);
 		mask = next;
 		child = p;
 	}
@@ -264,21 +281,55 @@ static void fit_carry(vnode_t *child, struct kmm_rb_node *stop, uint32_t mask,
  */
 static void fit_update(struct kmm_rb_node *rb, struct kmm_rb_node *stop)
 {
-	uint64_t old[LANES], now[LANES];
-	uint32_t mask = 0;
+	uint64_t old[LANES];
 	struct fit f;
 	vnode_t *n;
 
 	if (rb == stop)
 		return;
 	n = vnode(rb);
-	fit_values(n, old);
 	fit_compute(n, &f);
-	fit_store(n, &f);
-	fit_values(n, now);
-	for (unsigned int j = 0; j < LANES; j++)
-		mask |= (uint32_t)(old[j] != now[j]) << j;
-	fit_carry(n, stop, mask, old);
+	fit_carry(n, stop, fit_store(n, &f, old), old);
+}
+
+/*
+ * After @n's gap changed from [old_end, old_end + old_gap) to its current
+ * one, with its children unchanged: updates @n's fit lane by lane and
+ * carries what changed up to the root. A lane looks at the children only
+ * if the gap shrank in it and held the maximum.
+ */
+static void gap_changed(vnode_t *n, uint64_t old_end, uint64_t old_gap)
+{
+	const vnode_t *l = vnode(n->rb.left), *r = vnode(n->rb.right);
+	uint64_t m[LANES], old[LANES];
+	uint32_t mask = 0;
+
+	for (unsigned int j = 0; j < LANES; j++) {
+		uint64_t o = gap_room(old_end, old_gap, n->granule_shift, j);
+		uint64_t v = own_room(n, j), was;
+
+		if (o == v) {
+			if (v == 0)
+				break; /* no room here nor in any lane above */
+			continue;
+		}
+		was = lane_room(n, j);
+		if (v < was) {
+			if (o != was)
+				continue; /* the maximum is elsewhere */
+			v = max3_u64(v, l ? lane_room(l, j) : 0,
+				     r ? lane_room(r, j) : 0);
+		}
+		if (v == was)
+			continue;
+		m[j] = v;
+		old[j] = was;
+		mask |= (uint32_t)1 << j;
+	}
+	if (mask != 0) {
+		fit_apply(n, mask, m);
+		fit_carry(n, NULL, mask, old);
+	}
 }
 
 static void fit_copy(struct kmm_rb_node *from, struct kmm_rb_node *to)
@@ -293,11 +344,12 @@ static void fit_copy(struct kmm_rb_node *from, struct kmm_rb_node *to)
 
 static void fit_rotate(struct kmm_rb_node *old_top, struct kmm_rb_node *new_top)
 {
+	uint64_t old[LANES];
 	struct fit f;
 
 	fit_copy(old_top, new_top);
 	fit_compute(vnode(old_top), &f);
-	fit_store(vnode(old_top), &f);
+	fit_store(vnode(old_top), &f, old);
 }
 
 static const struct kmm_rb_augment fit_aug = {
@@ -348,15 +400,12 @@ static const struct kmm_rb_augment fit_aug_linked = {
 
 /*
  * Links @n, whose gap is set, right after @prev in address order (first
- * if @prev is NULL) and rebalances. @prev's gap may have changed without
- * its fit: @n lands in @prev's right subtree, so one walk up from @n
- * passes @prev, which is recomputed whether or not the nodes below it
- * changed.
+ * if @prev is NULL), carries its fit up and rebalances.
  */
 static void link_after(struct kmm_vaspace *vs, vnode_t *prev, vnode_t *n)
 {
 	struct kmm_rb_node *parent = NULL, **link = &vs->tree.node;
-	uint64_t now[LANES], none[LANES];
+	uint64_t none[LANES];
 	uint32_t mask = 0;
 	struct fit f;
 
@@ -374,16 +423,13 @@ static void link_after(struct kmm_vaspace *vs, vnode_t *prev, vnode_t *n)
 	kmm_rb_link(&n->rb, parent, link);
 	n->granule_shift = (uint8_t)vs->granule_shift;
 	fit_compute(n, &f);
-	fit_store(n, &f);
+	fit_store(n, &f, none);
 	/* The ancestors saw nothing of @n: all its lanes with room grew. */
-	fit_values(n, now);
 	for (unsigned int j = 0; j < LANES; j++) {
-		mask |= (uint32_t)(now[j] != 0) << j;
+		mask |= (uint32_t)(lane_room(n, j) != 0) << j;
 		none[j] = 0;
 	}
-	fit_carry(n, prev ? &prev->rb : NULL, mask, none);
-	if (prev != NULL)
-		fit_update(&prev->rb, NULL);
+	fit_carry(n, NULL, mask, none);
 	kmm_rb_insert(&vs->tree, &n->rb, &fit_aug_linked);
 }
 
@@ -516,17 +562,18 @@ static bool over_quota(const struct kmm_vaspace *vs, kmm_owner_t owner,
 static int take(struct kmm_vaspace *vs, vnode_t *g, uint64_t at, uint64_t size,
 		kmm_owner_t owner)
 {
-	uint64_t need = size + vs->guard;
+	uint64_t need = size + vs->guard, old_gap = g->gap;
 	vnode_t *r = kmm_slab_alloc(vs->nodes);
 
 	if (r == NULL)
 		return KMM_ENOMEM;
 	r->base = at;
 	r->end = at + need;
-	r->gap = g->gap - (at - g->end) - need;
+	r->gap = old_gap - (at - g->end) - need;
 	r->owner = owner;
-	g->gap = at - g->end;
 	link_after(vs, g, r);
+	g->gap = at - g->end;
+	gap_changed(g, g->end, old_gap);
 	owner_link(vs, r, range_size(vs, r));
 	return KMM_OK;
 }
@@ -538,10 +585,11 @@ static int take(struct kmm_vaspace *vs, vnode_t *g, uint64_t at, uint64_t size,
 static void give_back(struct kmm_vaspace *vs, vnode_t *r)
 {
 	vnode_t *p = vnode(kmm_rb_prev(&r->rb));
+	uint64_t old_gap = p->gap;
 
 	owner_unlink(vs, r, range_size(vs, r));
 	p->gap += (r->end - r->base) + r->gap;
-	fit_update(&p->rb, NULL);
+	gap_changed(p, p->end, old_gap);
 	kmm_rb_erase(&vs->tree, &r->rb, &fit_aug);
 	kmm_slab_free(vs->nodes, r);
 }
@@ -644,7 +692,7 @@ static int add_window_locked(struct kmm_vaspace *vs, uint64_t base,
 	int lo = window_below(vs, base), hi = window_above(vs, last);
 	uint64_t whole_base = lo >= 0 ? vs->windows[lo].base : base;
 	uint64_t whole_last = hi >= 0 ? vs->windows[hi].last : last;
-	uint64_t size = last - base + 1;
+	uint64_t size = last - base + 1, old_end, old_gap;
 	vnode_t *s, *t;
 
 	for (unsigned int i = 0; i < vs->nr_windows; i++)
@@ -670,24 +718,27 @@ static int add_window_locked(struct kmm_vaspace *vs, uint64_t base,
 	}
 	s = hi >= 0 ? sentinel_of(vs, vs->windows[hi].base) : NULL;
 	if (lo < 0) {
+		old_end = s->end;
+		old_gap = s->gap;
 		s->base = base;
 		s->end = base;
 		s->gap += size;
-		fit_update(&s->rb, NULL);
+		gap_changed(s, old_end, old_gap);
 		vs->windows[hi].base = base;
 		return KMM_OK;
 	}
 	t = floor_by_base(vs, vs->windows[lo].last);
-	t->gap += size;
+	old_gap = t->gap;
 	vs->windows[lo].last = last;
 	if (s != NULL) {
-		t->gap += s->gap;
+		size += s->gap;
 		vs->windows[lo].last = vs->windows[hi].last;
 		kmm_rb_erase(&vs->tree, &s->rb, &fit_aug);
 		kmm_slab_free(vs->nodes, s);
 		window_remove(vs, (unsigned int)hi);
 	}
-	fit_update(&t->rb, NULL);
+	t->gap = old_gap + size;
+	gap_changed(t, t->end, old_gap);
 	return KMM_OK;
 }
 
