@@ -18,15 +18,19 @@
  *
  * The cached fit of a subtree is M_j, for lane j, the largest room that
  * starts on a boundary of 2^j granules inside one gap of the subtree (in
- * granules; M_0 is the largest gap). M_0 is kept as @room, and lane j as
- * its shortfall M_0 - M_j. The shortfall is below 2^j: the largest gap
- * loses less than 2^j granules to its first 2^j boundary. So lanes
- * 1 .. NEAR fit a byte each and, with @room, share the node's first
- * cache line with the links and the gap: a descent for a small alignment
- * reads one line per node. Nothing saturates: for alignment 2^j granules
- * (j < LANES) "the subtree may fit" is "the subtree holds a fit" for any
- * size, and the descent never backtracks. For larger alignments lane
- * LANES - 1 is an upper bound: the search stays exact but may backtrack.
+ * granules; M_0 is the largest gap). M_0 is kept as @room, exact in 64
+ * bits. Lanes 1 .. NEAR are kept as their shortfall M_0 - M_j, which is
+ * below 2^j (the largest gap loses less than 2^j granules to its first
+ * 2^j boundary), so each fits a byte and, with @room, shares the node's
+ * first cache line with the links and the gap: a descent for an alignment
+ * up to 2^NEAR granules reads one line per node, and those lanes are
+ * exact for any size. The lanes above are kept as values in the second
+ * line, saturated at FAR_SAT granules, so that a change of M_0 alone does
+ * not touch that line. For alignment 2^j granules (j < LANES) and a need
+ * below FAR_SAT, "the subtree may fit" is "the subtree holds a fit" and
+ * the descent never backtracks; past the lanes, or for a larger need on
+ * a far lane, the cached values are upper bounds: the search stays exact
+ * but may backtrack.
  */
 #include "kmm/vaspace.h"
 
@@ -64,7 +68,8 @@ static inline uint64_t range_size(const struct kmm_vaspace *vs,
 /* Augmentation: the fit of a subtree.                                */
 /* ------------------------------------------------------------------ */
 
-#define SHORTS (LANES - 1)
+#define FAR (LANES - 1 - NEAR)
+#define FAR_SAT ((uint64_t)KMM_VASPACE_FAR_SAT)
 
 /*
  * A shortfall is below 2^(LANES - 1), so a source whose room is more than
@@ -73,11 +78,38 @@ static inline uint64_t range_size(const struct kmm_vaspace *vs,
  */
 #define FAR_BEHIND ((uint32_t)1 << LANES)
 
-/* A subtree's fit: its largest gap and the shortfall of lanes 1 .. 19. */
+/*
+ * A subtree's fit: its largest gap, the shortfall of lanes 1 .. NEAR and
+ * M_j of the lanes above, saturated.
+ */
 struct fit {
 	uint64_t room;
-	uint32_t short_by[SHORTS];
+	uint32_t short_by[NEAR];
+	uint32_t far[FAR];
 };
+
+static inline uint32_t sat_far(uint64_t v)
+{
+	return v > FAR_SAT ? (uint32_t)FAR_SAT : (uint32_t)v;
+}
+
+static inline uint64_t gap_room(uint64_t end, uint64_t gap, unsigned int shift,
+				unsigned int j)
+{
+	uint64_t units = gap >> shift;
+	uint64_t pad = ((0 - end) >> shift) & (((uint64_t)1 << j) - 1);
+
+	return pad < units ? units - pad : 0;
+}
+
+/* Lane j of the gap [end, end + gap) as the node keeps it. */
+static inline uint64_t gap_lane(uint64_t end, uint64_t gap, unsigned int shift,
+				unsigned int j)
+{
+	uint64_t v = gap_room(end, gap, shift, j);
+
+	return j > NEAR && v > FAR_SAT ? FAR_SAT : v;
+}
 
 static inline uint32_t behind(uint64_t top, uint64_t room)
 {
@@ -86,22 +118,19 @@ static inline uint32_t behind(uint64_t top, uint64_t room)
 	return d > FAR_BEHIND ? FAR_BEHIND : (uint32_t)d;
 }
 
-/* Lowers @f's shortfalls to those of child @c, @d behind the top. */
-static void min_child(struct fit *f, const vnode_t *c)
+/* Merges child @c's stored fit into @f, whose room is final. */
+static void merge_child(struct fit *f, const vnode_t *c)
 {
 	uint32_t d = behind(f->room, c->room);
-	unsigned int j = 0;
 
-	for (; j < NEAR; j++) {
+	for (unsigned int j = 0; j < NEAR; j++) {
 		uint32_t v = d + c->near_short[j];
 
 		f->short_by[j] = v < f->short_by[j] ? v : f->short_by[j];
 	}
-	for (; j < SHORTS; j++) {
-		uint32_t v = d + c->far_short[j - NEAR];
-
-		f->short_by[j] = v < f->short_by[j] ? v : f->short_by[j];
-	}
+	for (unsigned int k = 0; k < FAR; k++)
+		f->far[k] = c->far_room[k] > f->far[k] ? c->far_room[k] :
+							 f->far[k];
 }
 
 /*
@@ -127,15 +156,18 @@ static void fit_compute(const vnode_t *n, struct fit *f)
 	if (r && r->room > f->room)
 		f->room = r->room;
 	d = behind(f->room, units);
-	for (unsigned int j = 0; j < SHORTS; j++) {
+	for (unsigned int j = 0; j < NEAR; j++) {
 		uint32_t pad = lead & (((uint32_t)2 << j) - 1);
 
 		f->short_by[j] = d + (pad < cap ? pad : cap);
 	}
+	for (unsigned int k = 0; k < FAR; k++)
+		f->far[k] =
+			(uint32_t)gap_lane(n->end, n->gap, shift, k + 1 + NEAR);
 	if (l)
-		min_child(f, l);
+		merge_child(f, l);
 	if (r)
-		min_child(f, r);
+		merge_child(f, r);
 }
 
 /*
@@ -156,11 +188,11 @@ static uint32_t fit_store(vnode_t *n, const struct fit *f, uint64_t old[LANES])
 			<< (j + 1);
 		n->near_short[j] = (uint8_t)f->short_by[j];
 	}
-	for (; j < SHORTS; j++) {
-		old[j + 1] = was - n->far_short[j - NEAR];
-		mask |= (uint32_t)(old[j + 1] != room - f->short_by[j])
-			<< (j + 1);
-		n->far_short[j - NEAR] = f->short_by[j];
+	for (unsigned int k = 0; k < FAR; k++) {
+		j = k + 1 + NEAR;
+		old[j] = n->far_room[k];
+		mask |= (uint32_t)(n->far_room[k] != f->far[k]) << j;
+		n->far_room[k] = f->far[k];
 	}
 	return mask;
 }
@@ -172,7 +204,7 @@ static inline uint64_t lane_room(const vnode_t *n, unsigned int j)
 		return n->room;
 	if (j <= NEAR)
 		return n->room - n->near_short[j - 1];
-	return n->room - n->far_short[j - 1 - NEAR];
+	return n->far_room[j - 1 - NEAR];
 }
 
 /*
@@ -189,8 +221,6 @@ static void fit_apply(vnode_t *n, uint32_t lanes, const uint64_t m[LANES])
 	if (rise != 0) {
 		for (j = 0; j < NEAR; j++)
 			n->near_short[j] = (uint8_t)(n->near_short[j] + rise);
-		for (j = 0; j < SHORTS - NEAR; j++)
-			n->far_short[j] = (uint32_t)(n->far_short[j] + rise);
 		n->room = room;
 	}
 	for (lanes &= ~(uint32_t)1; lanes != 0; lanes &= lanes - 1) {
@@ -198,23 +228,15 @@ static void fit_apply(vnode_t *n, uint32_t lanes, const uint64_t m[LANES])
 		if (j <= NEAR)
 			n->near_short[j - 1] = (uint8_t)(room - m[j]);
 		else
-			n->far_short[j - 1 - NEAR] = (uint32_t)(room - m[j]);
+			n->far_room[j - 1 - NEAR] = sat_far(m[j]);
 	}
 }
 
 /* M_j of @n's gap alone. */
-static inline uint64_t gap_room(uint64_t end, uint64_t gap, unsigned int shift,
-				unsigned int j)
-{
-	uint64_t units = gap >> shift;
-	uint64_t pad = ((0 - end) >> shift) & (((uint64_t)1 << j) - 1);
-
-	return pad < units ? units - pad : 0;
-}
 
 static inline uint64_t own_room(const vnode_t *n, unsigned int j)
 {
-	return gap_room(n->end, n->gap, n->granule_shift, j);
+	return gap_lane(n->end, n->gap, n->granule_shift, j);
 }
 
 static inline uint64_t max3_u64(uint64_t a, uint64_t b, uint64_t c)
@@ -305,7 +327,7 @@ static void gap_changed(vnode_t *n, uint64_t old_end, uint64_t old_gap)
 	uint32_t mask = 0;
 
 	for (unsigned int j = 0; j < LANES; j++) {
-		uint64_t o = gap_room(old_end, old_gap, n->granule_shift, j);
+		uint64_t o = gap_lane(old_end, old_gap, n->granule_shift, j);
 		uint64_t v = own_room(n, j), was;
 
 		if (o == v) {
@@ -339,7 +361,7 @@ static void fit_copy(struct kmm_rb_node *from, struct kmm_rb_node *to)
 
 	t->room = f->room;
 	kmm_memcpy(t->near_short, f->near_short, sizeof(t->near_short));
-	kmm_memcpy(t->far_short, f->far_short, sizeof(t->far_short));
+	kmm_memcpy(t->far_room, f->far_room, sizeof(t->far_room));
 }
 
 static void fit_rotate(struct kmm_rb_node *old_top, struct kmm_rb_node *new_top)
@@ -461,7 +483,16 @@ struct fit_query {
 static inline bool subtree_may_fit(const struct kmm_rb_node *rb,
 				   const struct fit_query *q)
 {
-	return rb != NULL && lane_room(vnode(rb), q->lane) >= q->need_units;
+	const vnode_t *n = vnode(rb);
+	uint64_t v;
+
+	if (n == NULL)
+		return false;
+	v = lane_room(n, q->lane);
+	if (v >= q->need_units)
+		return true;
+	/* A saturated far lane only says "at least": ask the room. */
+	return q->lane > NEAR && v == FAR_SAT && n->room >= q->need_units;
 }
 
 /* Does @q fit in @n's gap? Then *@at is the lowest place. */

@@ -139,14 +139,6 @@ static void ref_own_fit(const vnode_t *n, unsigned int shift, uint64_t *fit)
 					       shift;
 }
 
-/* The shortfall the node stores for lane @j (1 .. LANES - 1). */
-static uint64_t stored_short(const vnode_t *n, unsigned int j)
-{
-	if (j <= KMM_VASPACE_NEAR_LANES)
-		return n->near_short[j - 1];
-	return n->far_short[j - 1 - KMM_VASPACE_NEAR_LANES];
-}
-
 /*
  * Checks the subtree at @rb (parent links, colours, order, augmented
  * values) and returns its black height; @fit gets the subtree's fit
@@ -187,8 +179,16 @@ static int check_node(const struct kmm_rb_node *rb,
 	}
 	cr_assert_eq(n->room, fit[0], "stale room at %llx",
 		     (unsigned long long)n->base);
-	for (unsigned int j = 1; j < KMM_VASPACE_FIT_LANES; j++)
-		cr_assert_eq(stored_short(n, j), fit[0] - fit[j],
+	for (unsigned int j = 1; j <= KMM_VASPACE_NEAR_LANES; j++)
+		cr_assert_eq(n->near_short[j - 1], fit[0] - fit[j],
+			     "stale lane %u at %llx", j,
+			     (unsigned long long)n->base);
+	for (unsigned int j = KMM_VASPACE_NEAR_LANES + 1;
+	     j < KMM_VASPACE_FIT_LANES; j++)
+		cr_assert_eq(n->far_room[j - 1 - KMM_VASPACE_NEAR_LANES],
+			     fit[j] > KMM_VASPACE_FAR_SAT ?
+				     KMM_VASPACE_FAR_SAT :
+				     fit[j],
 			     "stale lane %u at %llx", j,
 			     (unsigned long long)n->base);
 	return lh + (kmm_rb_is_red(rb) ? 0 : 1);
@@ -544,6 +544,31 @@ Test(vaspace, alloc_aligns_to_one_gib_and_beyond_the_cached_classes)
 	cr_assert_eq(got, 1ull << 41);
 	cr_assert_eq(kmm_vaspace_alloc(&f.vs, G, 1ull << 42, 0, &got),
 		     KMM_ENOSPC);
+	check_vs(&f.vs);
+	fix_fini(&f);
+}
+
+Test(vaspace, alloc_stays_exact_for_sizes_beyond_the_saturated_lanes)
+{
+	struct fix f;
+	kmm_vaddr_t got;
+	uint64_t hole = (1ull << 46) + (1ull << 29);
+
+	fix_init(&f, 0);
+	cr_assert_eq(kmm_vaspace_add_window(&f.vs, GIB, (1ull << 52) - GIB), 0);
+	/* A hole of 2^46 + 2^29 bytes starting one page past 1 GiB. */
+	cr_assert_eq(kmm_vaspace_claim(&f.vs, GIB, G, 0), 0);
+	cr_assert_eq(kmm_vaspace_claim(&f.vs, GIB + G + hole, G, 0), 0);
+	check_vs(&f.vs);
+	/*
+	 * 2^46 bytes aligned to 1 GiB: the hole is large enough but not
+	 * from its first 1 GiB boundary; both gaps' 1 GiB lanes are
+	 * saturated, so only the search's exact check can tell.
+	 */
+	cr_assert_eq(kmm_vaspace_alloc(&f.vs, 1ull << 46, GIB, 1, &got), 0);
+	cr_assert_eq(got, (1ull << 46) + 2 * GIB);
+	cr_assert_eq(kmm_vaspace_alloc(&f.vs, 1ull << 45, GIB, 1, &got), 0);
+	cr_assert_eq(got, 2 * GIB);
 	check_vs(&f.vs);
 	fix_fini(&f);
 }

@@ -11,7 +11,9 @@
  * sentinel node of size 0 that owns the gap at the window's start. Every
  * node caches, for its subtree, the largest gap and, for each alignment
  * class 2^j granules (1 <= j <= KMM_VASPACE_ALIGN_CLASSES), the largest
- * room that starts on such a boundary inside one gap, all exact. With
+ * room that starts on such a boundary inside one gap (exact, but
+ * saturated at KMM_VASPACE_FAR_SAT granules for j above
+ * KMM_VASPACE_NEAR_LANES). With
  * those, kmm_vaspace_alloc() finds the lowest address that fits size and
  * alignment in one O(log n) descent: it enters a subtree only when the
  * subtree surely holds a fit. The result is exactly what a linear
@@ -95,6 +97,13 @@
 	(KMM_VASPACE_FIT_LANES - 1 - KMM_VASPACE_NEAR_LANES)
 
 /**
+ * The far lanes saturate at this many granules (16 TiB with a 4 KiB
+ * granule): a request up to it is found in O(log n), a larger one with a
+ * far alignment still exactly, but with those lanes only pruning.
+ */
+#define KMM_VASPACE_FAR_SAT UINT32_MAX
+
+/**
  * One node: a range, or a window's sentinel (@c end == @c base), with the
  * free gap after it. Private to vaspace.c; public only so that callers
  * can size the node slab. The first 64 bytes are all a descent reads.
@@ -117,8 +126,14 @@ struct kmm_vaspace_node {
 	 * 2^j granules inside one gap.
 	 */
 	uint8_t near_short[KMM_VASPACE_NEAR_LANES];
-	/** The same for the lanes above, at [j - 1 - NEAR_LANES]. */
-	uint32_t far_short[KMM_VASPACE_FAR_LANES];
+	/**
+	 * Subtree, lanes j above KMM_VASPACE_NEAR_LANES at
+	 * [j - 1 - NEAR_LANES]: the largest room (granules) that starts on a
+	 * boundary of 2^j granules inside one gap, saturated at
+	 * KMM_VASPACE_FAR_SAT. Kept as values, so that a change of @c room
+	 * leaves this second cache line alone.
+	 */
+	uint32_t far_room[KMM_VASPACE_FAR_LANES];
 	/** Owner of the range; KMM_OWNER_NONE for a sentinel. */
 	kmm_owner_t owner;
 	/** log2 of the granule (the tree's callbacks see only nodes). */
