@@ -24,11 +24,7 @@
  * --quick leaves out the 1m case (a few hundred MB of nodes and seconds
  * of fill) and runs fewer pairs.
  */
-/* mmap() flags and madvise() for the node memory below. */
-#define _DEFAULT_SOURCE
-
 #include <stdlib.h>
-#include <sys/mman.h>
 
 #include "bench.h"
 #include "kmm/vaspace.h"
@@ -53,9 +49,7 @@ struct range {
 struct setup {
 	struct kmm_vaspace *vs;
 	struct kmm_slab slab;
-	void *mem; /* node memory, inside @map */
-	void *map;
-	size_t map_bytes;
+	void *mem;
 	struct range *live;
 	size_t n;
 };
@@ -68,30 +62,6 @@ static void random_request(uint64_t *seed, uint64_t *size, uint64_t *align)
 	*align = PAGE << ((r >> 8) % 9);
 }
 
-/*
- * Node memory placed as a kernel holds its slabs: in its linear map,
- * which uses 2 MiB (or larger) blocks, so that a miss in the tree is a
- * cache miss and not also a page walk. On the host that is a 2 MiB
- * aligned anonymous mapping with transparent huge pages asked for; where
- * they are not granted the figures include the page walks.
- */
-static void *node_memory(struct setup *s, size_t bytes)
-{
-	size_t huge = (size_t)2 << 20;
-	uintptr_t start;
-
-	s->map_bytes = bytes + huge;
-	s->map = mmap(NULL, s->map_bytes, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (s->map == MAP_FAILED) {
-		s->map = NULL;
-		return NULL;
-	}
-	start = ((uintptr_t)s->map + huge - 1) & ~(uintptr_t)(huge - 1);
-	(void)madvise((void *)start, bytes, MADV_HUGEPAGE);
-	return (void *)start;
-}
-
 /* A vaspace over one big window with @n random ranges live. */
 static int setup_live(struct setup *s, size_t n, uint64_t *seed)
 {
@@ -100,7 +70,7 @@ static int setup_live(struct setup *s, size_t n, uint64_t *seed)
 
 	s->n = n;
 	s->vs = malloc(sizeof(*s->vs));
-	s->mem = node_memory(s, nodes * sizeof(struct kmm_vaspace_node));
+	s->mem = malloc(nodes * sizeof(struct kmm_vaspace_node));
 	s->live = malloc(n * sizeof(*s->live));
 	if (!s->vs || !s->mem || !s->live)
 		return -1;
@@ -128,8 +98,7 @@ static int setup_live(struct setup *s, size_t n, uint64_t *seed)
 static void setup_free(struct setup *s)
 {
 	free(s->vs);
-	if (s->map)
-		munmap(s->map, s->map_bytes);
+	free(s->mem);
 	free(s->live);
 }
 
