@@ -863,11 +863,11 @@ static struct kmm_regions *regions_of(const struct kmm_as *as)
  * Whether @r keeps its runs in the PA index. An identity address space (an
  * MPU) maps every region at its PA, so the VA tree answers PA lookups and
  * the index stays empty; a build without a translating backend
- * (KMM_CONFIG_REGIONS_PA_INDEX 0) leaves the index code out.
+ * (KMM_CONFIG_TRANSLATION 0) leaves the index code out.
  */
 static bool pa_indexed(const struct kmm_regions *r)
 {
-	return KMM_CONFIG_REGIONS_PA_INDEX && !r->identity;
+	return KMM_CONFIG_TRANSLATION && !r->identity;
 }
 
 /* On an identity address space: @owner's region at @pa, or NULL. */
@@ -893,7 +893,7 @@ int kmm_regions_init(struct kmm_regions *r, struct kmm_as *as,
 	if (vs->port != NULL ||
 	    vs->identity != !!(caps.flags & KMM_CAP_IDENTITY_ONLY))
 		return KMM_EINVAL;
-	if (!KMM_CONFIG_REGIONS_PA_INDEX && !vs->identity)
+	if (!KMM_CONFIG_TRANSLATION && !vs->identity)
 		return KMM_ENOTSUP;
 	if (as->regions != NULL)
 		return KMM_EEXIST;

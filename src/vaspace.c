@@ -380,6 +380,31 @@ static const struct kmm_rb_augment fit_aug = {
 	.rotate = fit_rotate,
 };
 
+/*
+ * Whether @vs keeps the fit (the lanes) that kmm_vaspace_alloc() searches.
+ * An identity vaspace only claims, so it keeps none; a build without
+ * translation (KMM_CONFIG_TRANSLATION 0) has identity vaspaces only and
+ * leaves the fit code out.
+ */
+static bool fitted(const struct kmm_vaspace *vs)
+{
+	return KMM_CONFIG_TRANSLATION && !vs->identity;
+}
+
+/* The augmentation for an erase from @vs. */
+static const struct kmm_rb_augment *fit_of(const struct kmm_vaspace *vs)
+{
+	return fitted(vs) ? &fit_aug : NULL;
+}
+
+/* gap_changed() where @vs keeps a fit. */
+static void gap_moved(const struct kmm_vaspace *vs, vnode_t *n,
+		      uint64_t old_end, uint64_t old_gap)
+{
+	if (fitted(vs))
+		gap_changed(n, old_end, old_gap);
+}
+
 /* ------------------------------------------------------------------ */
 /* Tree helpers.                                                      */
 /* ------------------------------------------------------------------ */
@@ -444,6 +469,10 @@ static void link_after(struct kmm_vaspace *vs, vnode_t *prev, vnode_t *n)
 	}
 	kmm_rb_link(&n->rb, parent, link);
 	n->granule_shift = (uint8_t)vs->granule_shift;
+	if (!fitted(vs)) {
+		kmm_rb_insert(&vs->tree, &n->rb, NULL);
+		return;
+	}
 	fit_compute(n, &f);
 	fit_store(n, &f, none);
 	/* The ancestors saw nothing of @n: all its lanes with room grew. */
@@ -604,7 +633,7 @@ static int take(struct kmm_vaspace *vs, vnode_t *g, uint64_t at, uint64_t size,
 	r->owner = owner;
 	link_after(vs, g, r);
 	g->gap = at - g->end;
-	gap_changed(g, g->end, old_gap);
+	gap_moved(vs, g, g->end, old_gap);
 	owner_link(vs, r, range_size(vs, r));
 	return KMM_OK;
 }
@@ -620,8 +649,8 @@ static void give_back(struct kmm_vaspace *vs, vnode_t *r)
 
 	owner_unlink(vs, r, range_size(vs, r));
 	p->gap += (r->end - r->base) + r->gap;
-	gap_changed(p, p->end, old_gap);
-	kmm_rb_erase(&vs->tree, &r->rb, &fit_aug);
+	gap_moved(vs, p, p->end, old_gap);
+	kmm_rb_erase(&vs->tree, &r->rb, fit_of(vs));
 	kmm_slab_free(vs->nodes, r);
 }
 
@@ -652,6 +681,8 @@ int kmm_vaspace_init(struct kmm_vaspace *vs,
 		return KMM_EINVAL;
 	if (cfg->identity && cfg->guard_granules != 0)
 		return KMM_EINVAL;
+	if (!KMM_CONFIG_TRANSLATION && !cfg->identity)
+		return KMM_ENOTSUP;
 	kmm_memzero(vs, sizeof(*vs));
 	vs->port = cfg->port;
 	vs->nodes = cfg->nodes;
@@ -754,7 +785,7 @@ static int add_window_locked(struct kmm_vaspace *vs, uint64_t base,
 		s->base = base;
 		s->end = base;
 		s->gap += size;
-		gap_changed(s, old_end, old_gap);
+		gap_moved(vs, s, old_end, old_gap);
 		vs->windows[hi].base = base;
 		return KMM_OK;
 	}
@@ -764,12 +795,12 @@ static int add_window_locked(struct kmm_vaspace *vs, uint64_t base,
 	if (s != NULL) {
 		size += s->gap;
 		vs->windows[lo].last = vs->windows[hi].last;
-		kmm_rb_erase(&vs->tree, &s->rb, &fit_aug);
+		kmm_rb_erase(&vs->tree, &s->rb, fit_of(vs));
 		kmm_slab_free(vs->nodes, s);
 		window_remove(vs, (unsigned int)hi);
 	}
 	t->gap = old_gap + size;
-	gap_changed(t, t->end, old_gap);
+	gap_moved(vs, t, t->end, old_gap);
 	return KMM_OK;
 }
 
@@ -820,7 +851,7 @@ int kmm_vaspace_alloc(struct kmm_vaspace *vs, uint64_t size, uint64_t align,
 		return KMM_EINVAL;
 	if (!kmm_is_aligned(size, vs->granule) || align < vs->granule)
 		return KMM_EALIGN;
-	if (vs->identity)
+	if (!fitted(vs))
 		return KMM_ENOTSUP;
 	if (size > UINT64_MAX - vs->guard)
 		return KMM_ENOSPC;

@@ -151,7 +151,7 @@ struct kmm_p2v_cursor {
  *              aligned to KMM_REGION_NODE_ALIGN. Must outlive @p r.
  * On an identity address space the regions keep no PA index: the VA tree
  * answers PA lookups, as VA == PA. A build without a translating backend
- * (KMM_CONFIG_REGIONS_PA_INDEX 0) has no PA index at all.
+ * (KMM_CONFIG_TRANSLATION 0) has no PA index at all.
  * @return 0; KMM_EINVAL (NULL argument, slab objects too small or
  *         misaligned, a vaspace with a port, or identity modes that
  *         disagree), KMM_ENOTSUP (@p as translates but the build has no
