@@ -212,7 +212,7 @@ static void list_push(struct kmm_pages *p, uint32_t *head, uint64_t i)
 	*head = (uint32_t)i;
 }
 
-static void list_del(struct kmm_pages *p, uint32_t *head, uint64_t i)
+static inline void list_del(struct kmm_pages *p, uint32_t *head, uint64_t i)
 {
 	uint64_t prev = get_prev(p, i);
 	uint64_t next = get_next(p, i);
@@ -423,23 +423,25 @@ static int64_t span_pages(kmm_paddr_t base, uint64_t size)
 	return (int64_t)n;
 }
 
-/*
- * Converts a PA range inside the span into span indices [*lo, *hi). A
- * range that passes span_pages() but leaves the span is KMM_ERANGE too.
- */
+/* Converts a PA range inside the span into span indices [*lo, *hi). */
 static int range_idx(const struct kmm_pages *p, kmm_paddr_t base, uint64_t size,
 		     uint64_t *lo, uint64_t *hi)
 {
-	int64_t n = span_pages(base, size);
-	uint64_t pfn = base >> PAGE_SHIFT;
+	uint64_t pfn;
 
-	if (n < 0)
-		return (int)n;
+	if (size == 0)
+		return KMM_EINVAL;
+	if (!kmm_is_aligned(base, KMM_PAGE_SIZE) ||
+	    !kmm_is_aligned(size, KMM_PAGE_SIZE))
+		return KMM_EALIGN;
+	if (kmm_range_wraps(base, size))
+		return KMM_ERANGE;
+	pfn = base >> PAGE_SHIFT;
 	if (pfn < p->base_pfn || pfn - p->base_pfn >= p->span_pages ||
-	    (uint64_t)n > p->span_pages - (pfn - p->base_pfn))
+	    (size >> PAGE_SHIFT) > p->span_pages - (pfn - p->base_pfn))
 		return KMM_ERANGE;
 	*lo = pfn - p->base_pfn;
-	*hi = *lo + (uint64_t)n;
+	*hi = *lo + (size >> PAGE_SHIFT);
 	return 0;
 }
 
@@ -643,25 +645,59 @@ static void free_block(struct kmm_pages *p, uint64_t i, kmm_owner_t owner)
 }
 
 /*
- * Frees the blocks of @owner that tile [@lo, @hi) exactly; with @one, the
- * range must be a single block. Called under the lock; returns the
- * KMM_E* code of the first rule broken before it changes anything.
+ * Checks that @owner may free the block that holds span index @i: it must
+ * start at @i and end at @hi, or with @upto anywhere up to @hi. Returns 0
+ * or the KMM_E* code of the first rule broken.
+ */
+static inline int check_block(const struct kmm_pages *p, uint64_t i,
+			      uint64_t hi, kmm_owner_t owner, bool upto)
+{
+	uint64_t h, end;
+
+	if (!find_block(p, i, &h) || blk_free(p, h))
+		return KMM_ENOENT;
+	if (blk_owner(p, h) != owner)
+		return KMM_EPERM;
+	end = h + pages_of(blk_order(p, h));
+	if (h != i || (upto ? end > hi : end != hi))
+		return KMM_EINVAL;
+	return 0;
+}
+
+int kmm_pages_free(struct kmm_pages *p, kmm_paddr_t pa, unsigned int order,
+		   kmm_owner_t owner)
+{
+	uint64_t lo, hi;
+	int ret;
+
+	if (p == NULL || order > MAX_ORDER || !owner_ok(owner))
+		return KMM_EINVAL;
+	ret = range_idx(p, pa, KMM_PAGE_SIZE, &lo, &hi);
+	if (ret)
+		return ret;
+	if (!kmm_is_aligned(p->base_pfn + lo, pages_of(order)))
+		return KMM_EALIGN;
+
+	kmm_port_lock(p->port);
+	ret = check_block(p, lo, lo + pages_of(order), owner, false);
+	if (ret == 0)
+		free_block(p, lo, owner);
+	kmm_port_unlock(p->port);
+	return ret;
+}
+
+/*
+ * Frees the blocks of @owner that tile [@lo, @hi) exactly. Called under the
+ * lock; checks every block before it frees any.
  */
 static int free_blocks(struct kmm_pages *p, uint64_t lo, uint64_t hi,
-		       kmm_owner_t owner, bool one)
+		       kmm_owner_t owner)
 {
-	uint64_t h;
+	for (uint64_t i = lo; i < hi; i += pages_of(blk_order(p, i))) {
+		int ret = check_block(p, i, hi, owner, true);
 
-	for (uint64_t i = lo; i < hi; i = h + pages_of(blk_order(p, h))) {
-		uint64_t end;
-
-		if (!find_block(p, i, &h) || blk_free(p, h))
-			return KMM_ENOENT;
-		if (blk_owner(p, h) != owner)
-			return KMM_EPERM;
-		end = h + pages_of(blk_order(p, h));
-		if (h != i || end > hi || (one && end != hi))
-			return KMM_EINVAL;
+		if (ret)
+			return ret;
 	}
 	/* Blocks after the one being freed are still allocated, so merging
 	 * never reaches them and their heads stay where the check saw them. */
@@ -680,21 +716,18 @@ enum range_op {
 	RANGE_RESERVE, /* kmm_pages_reserve() */
 	RANGE_ALLOC, /* kmm_pages_alloc_range() */
 	RANGE_FREE, /* kmm_pages_free_range() */
-	RANGE_FREE_BLOCK, /* kmm_pages_free(): one block of order @order */
 };
 
 /*
  * The range calls: checks the context, the owner and the range, then runs
- * @op under the lock. For RANGE_FREE_BLOCK the range is the block's first
- * frame; the block's end is derived from @order.
+ * @op under the lock.
  */
 static int range_call(struct kmm_pages *p, kmm_paddr_t base, uint64_t size,
-		      enum range_op op, kmm_owner_t owner, unsigned int order)
+		      enum range_op op, kmm_owner_t owner)
 {
 	const struct claim c = { .allocate = op == RANGE_ALLOC,
 				 .owner = owner };
-	uint64_t lo = 0,
-		 hi = 0; /* set by range_idx(); for -Wmaybe-uninitialized */
+	uint64_t lo, hi;
 	int ret;
 
 	if (p == NULL || !owner_ok(owner))
@@ -702,17 +735,12 @@ static int range_call(struct kmm_pages *p, kmm_paddr_t base, uint64_t size,
 	ret = range_idx(p, base, size, &lo, &hi);
 	if (ret)
 		return ret;
-	if (op == RANGE_FREE_BLOCK) {
-		if (!kmm_is_aligned(p->base_pfn + lo, pages_of(order)))
-			return KMM_EALIGN;
-		hi = lo + pages_of(order);
-	}
 
 	kmm_port_lock(p->port);
 	if (op == RANGE_ADD)
 		ret = add_range(p, lo, hi);
-	else if (op >= RANGE_FREE)
-		ret = free_blocks(p, lo, hi, owner, op == RANGE_FREE_BLOCK);
+	else if (op == RANGE_FREE)
+		ret = free_blocks(p, lo, hi, owner);
 	else
 		ret = claim_range(p, lo, hi, &c);
 	kmm_port_unlock(p->port);
@@ -721,32 +749,24 @@ static int range_call(struct kmm_pages *p, kmm_paddr_t base, uint64_t size,
 
 int kmm_pages_add(struct kmm_pages *p, kmm_paddr_t base, uint64_t size)
 {
-	return range_call(p, base, size, RANGE_ADD, KMM_OWNER_KERNEL, 0);
+	return range_call(p, base, size, RANGE_ADD, KMM_OWNER_KERNEL);
 }
 
 int kmm_pages_reserve(struct kmm_pages *p, kmm_paddr_t base, uint64_t size)
 {
-	return range_call(p, base, size, RANGE_RESERVE, KMM_OWNER_KERNEL, 0);
+	return range_call(p, base, size, RANGE_RESERVE, KMM_OWNER_KERNEL);
 }
 
 int kmm_pages_alloc_range(struct kmm_pages *p, kmm_paddr_t base, uint64_t size,
 			  kmm_owner_t owner)
 {
-	return range_call(p, base, size, RANGE_ALLOC, owner, 0);
-}
-
-int kmm_pages_free(struct kmm_pages *p, kmm_paddr_t pa, unsigned int order,
-		   kmm_owner_t owner)
-{
-	if (order > MAX_ORDER)
-		return KMM_EINVAL;
-	return range_call(p, pa, KMM_PAGE_SIZE, RANGE_FREE_BLOCK, owner, order);
+	return range_call(p, base, size, RANGE_ALLOC, owner);
 }
 
 int kmm_pages_free_range(struct kmm_pages *p, kmm_paddr_t base, uint64_t size,
 			 kmm_owner_t owner)
 {
-	return range_call(p, base, size, RANGE_FREE, owner, 0);
+	return range_call(p, base, size, RANGE_FREE, owner);
 }
 
 int kmm_pages_owner(const struct kmm_pages *p, kmm_paddr_t pa,
