@@ -704,44 +704,44 @@ static int rewrite(struct kmm_pmsa *p, kmm_paddr_t a, kmm_paddr_t z,
 	return apply(p);
 }
 
-static int do_map(struct kmm_pmsa *p, kmm_paddr_t a, kmm_paddr_t z,
-		  kmm_attr_t attr, kmm_owner_t owner, unsigned int flags)
+/*
+ * Map, unmap or protect [a, z] for @who. A map adds a region of @who with
+ * @attr and @flags where nothing is mapped, or counts a range that lies
+ * inside identical memory once more; unmap and protect need every mapped
+ * byte of the range to be @who's (any owner's for the kernel) and, for
+ * unmap some, for protect all, of the range mapped.
+ */
+static int update(struct kmm_pmsa *p, kmm_paddr_t a, kmm_paddr_t z,
+		  enum rewrite how, kmm_attr_t attr, kmm_owner_t who,
+		  unsigned int flags)
 {
 	struct kmm_pmsa_region nr = { .base = a,
 				      .limit = z,
 				      .attr = attr,
-				      .owner = owner,
+				      .owner = who,
 				      .flags = (uint8_t)flags,
 				      .slot = NO_SLOT };
 	struct cover c;
-	int ret = check_encodable(p, a, z, attr);
+	int delta, ret;
 
+	ret = how == REWRITE_UNMAP ? KMM_OK : check_encodable(p, a, z, attr);
 	if (ret)
 		return ret;
-	cover_of(p, a, z, KMM_OWNER_KERNEL, &c);
-	/* A range inside identical memory is counted, not mapped. */
-	if (c.any && (!c.full || !c.uniform || !same_kind(c.first, &nr)))
-		return KMM_EEXIST;
-	return rewrite(p, a, z, REWRITE_MAP, &nr, c.any);
-}
-
-/* Unmap (@attr NULL) or protect [a, z] on behalf of @who. */
-static int do_change(struct kmm_pmsa *p, kmm_paddr_t a, kmm_paddr_t z,
-		     const kmm_attr_t *attr, kmm_owner_t who)
-{
-	struct kmm_pmsa_region nr = { .attr = attr ? *attr : 0 };
-	struct cover c;
-	int ret = attr ? check_encodable(p, a, z, *attr) : KMM_OK;
-
-	if (ret)
-		return ret;
-	cover_of(p, a, z, who, &c);
-	if (attr ? !c.full : !c.any)
-		return KMM_ENOENT;
-	if (c.foreign)
-		return KMM_EPERM;
-	return rewrite(p, a, z, attr ? REWRITE_ATTR : REWRITE_UNMAP, &nr,
-		       attr ? 0 : -1);
+	cover_of(p, a, z, how == REWRITE_MAP ? KMM_OWNER_KERNEL : who, &c);
+	if (how == REWRITE_MAP) {
+		/* A range inside identical memory is counted, not mapped. */
+		if (c.any &&
+		    (!c.full || !c.uniform || !same_kind(c.first, &nr)))
+			return KMM_EEXIST;
+		delta = c.any;
+	} else {
+		if (how == REWRITE_ATTR ? !c.full : !c.any)
+			return KMM_ENOENT;
+		if (c.foreign)
+			return KMM_EPERM;
+		delta = how == REWRITE_UNMAP ? -1 : 0;
+	}
+	return rewrite(p, a, z, how, &nr, delta);
 }
 
 /* ------------------------------------------------------------------------
@@ -755,18 +755,21 @@ static int pmsa_map(struct kmm_as *as, kmm_vaddr_t va, kmm_paddr_t pa,
 {
 	if (va != pa)
 		return KMM_ENOTSUP; /* an MPU cannot translate */
-	return do_map(pmsa_of(as), pa, pa + (size - 1), attr, as->owner, 0);
+	return update(pmsa_of(as), pa, pa + (size - 1), REWRITE_MAP, attr,
+		      as->owner, 0);
 }
 
 static int pmsa_unmap(struct kmm_as *as, kmm_vaddr_t va, size_t size)
 {
-	return do_change(pmsa_of(as), va, va + (size - 1), NULL, as->owner);
+	return update(pmsa_of(as), va, va + (size - 1), REWRITE_UNMAP, 0,
+		      as->owner, 0);
 }
 
 static int pmsa_protect(struct kmm_as *as, kmm_vaddr_t va, size_t size,
 			kmm_attr_t attr)
 {
-	return do_change(pmsa_of(as), va, va + (size - 1), &attr, as->owner);
+	return update(pmsa_of(as), va, va + (size - 1), REWRITE_ATTR, attr,
+		      as->owner, 0);
 }
 
 static const struct kmm_pmsa_region *find(const struct kmm_pmsa *p,
@@ -811,13 +814,12 @@ static int pmsa_query(const struct kmm_as *as, kmm_vaddr_t va, kmm_paddr_t *pa,
 static void pmsa_caps(const struct kmm_as *as, struct kmm_as_caps *caps)
 {
 	const struct kmm_pmsa *p = cpmsa_of(as);
-	unsigned int n, lo = kmm_log2_u64(kmm_pmsa_granule(p->arch));
+	unsigned int lo = kmm_log2_u64(kmm_pmsa_granule(p->arch));
 	unsigned int hi = kmm_log2_u64(space_end(p));
 
 	caps->flags = KMM_CAP_IDENTITY_ONLY | KMM_CAP_PARTIAL_UNMAP;
-	caps->block_sizes = 0;
-	for (n = lo; n <= hi; n++)
-		caps->block_sizes |= 1ull << n;
+	/* Every power of two from the granule to the end of the space. */
+	caps->block_sizes = ((2ull << hi) - 1) & ~((1ull << lo) - 1);
 	caps->granule = kmm_pmsa_granule(p->arch);
 	caps->va_end = space_end(p);
 }
@@ -934,8 +936,8 @@ static int add_remove(struct kmm_pmsa *p, kmm_paddr_t base, size_t size,
 	ret = kmm_as_check_args(&p->as, base, attr ? base : 0, size,
 				attr ? *attr : KMM_ATTR_R, attr != NULL);
 	if (!ret)
-		ret = attr ? do_map(p, base, z, *attr, owner, flags) :
-			     do_change(p, base, z, NULL, owner);
+		ret = update(p, base, z, attr ? REWRITE_MAP : REWRITE_UNMAP,
+			     attr ? *attr : 0, owner, flags);
 	kmm_port_unlock(p->as.port);
 	return ret;
 }
