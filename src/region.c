@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * Dynamic regions: a red-black tree of regions by VA and a B+tree of
- * physical runs by PA (see kmm/region.h for the model).
+ * physical runs by PA (see kmm/region.h for the model). On an identity
+ * address space (an MPU) every region is one run at VA == PA, so the VA
+ * tree answers PA lookups and the B+tree stays empty (pa_indexed()).
  *
  * PA index invariants (the "pa tree"):
  * - Every leaf holds 1..PA_LEAF_CAP entries sorted by first PA; entries
@@ -857,6 +859,26 @@ static struct kmm_regions *regions_of(const struct kmm_as *as)
 	return as != NULL ? as->regions : NULL;
 }
 
+/*
+ * Whether @r keeps its runs in the PA index. An identity address space (an
+ * MPU) maps every region at its PA, so the VA tree answers PA lookups and
+ * the index stays empty; a build without a translating backend
+ * (KMM_CONFIG_REGIONS_PA_INDEX 0) leaves the index code out.
+ */
+static bool pa_indexed(const struct kmm_regions *r)
+{
+	return KMM_CONFIG_REGIONS_PA_INDEX && !r->identity;
+}
+
+/* On an identity address space: @owner's region at @pa, or NULL. */
+static const struct kmm_region *identity_find(const struct kmm_regions *r,
+					      kmm_paddr_t pa, int owner)
+{
+	const struct kmm_region *rg = region_holding(r, pa);
+
+	return rg != NULL && owner_ok(rg, owner) ? rg : NULL;
+}
+
 int kmm_regions_init(struct kmm_regions *r, struct kmm_as *as,
 		     struct kmm_vaspace *vs, struct kmm_slab *nodes)
 {
@@ -871,6 +893,8 @@ int kmm_regions_init(struct kmm_regions *r, struct kmm_as *as,
 	if (vs->port != NULL ||
 	    vs->identity != !!(caps.flags & KMM_CAP_IDENTITY_ONLY))
 		return KMM_EINVAL;
+	if (!KMM_CONFIG_REGIONS_PA_INDEX && !vs->identity)
+		return KMM_ENOTSUP;
 	if (as->regions != NULL)
 		return KMM_EEXIST;
 	kmm_memzero(r, sizeof(*r));
@@ -1005,7 +1029,7 @@ static void region_commit(struct kmm_regions *r, struct kmm_region *rg,
 {
 	struct kmm_regions_owner *o = &r->owners[rg->owner];
 
-	for (size_t i = 0; i < rg->nr_runs; i++) {
+	for (size_t i = 0; pa_indexed(r) && i < rg->nr_runs; i++) {
 		const struct region_run *run = run_at(rg, i);
 		struct pa_entry e = {
 			.first = run->pa,
@@ -1046,7 +1070,8 @@ static int region_create(struct kmm_as *as, const struct run_src *s,
 		return KMM_ENOTSUP;
 	if (r->owners[owner].count >= r->owners[owner].quota)
 		return KMM_EQUOTA;
-	rg = region_objects_take(r, nr_runs, pa_reserve_needed(r, s), &rs);
+	rg = region_objects_take(
+		r, nr_runs, pa_indexed(r) ? pa_reserve_needed(r, s) : 0, &rs);
 	if (rg == NULL)
 		return KMM_ENOMEM;
 	if (r->identity) {
@@ -1146,7 +1171,7 @@ static int region_destroy(struct kmm_regions *r, struct kmm_region *rg)
 	if (ret && ret != KMM_ENOENT)
 		return ret;
 	(void)kmm_vaspace_free(r->vs, rg->va, rg->size, rg->owner);
-	for (size_t i = 0; i < rg->nr_runs; i++)
+	for (size_t i = 0; pa_indexed(r) && i < rg->nr_runs; i++)
 		pa_remove(r, run_at(rg, i)->pa, run_at(rg, i)->va);
 	kmm_rb_erase(&r->by_va, &rg->va_node, NULL);
 	if (rg->owner_prev)
@@ -1238,6 +1263,10 @@ int kmm_virt_to_phys(const struct kmm_as *as, kmm_vaddr_t va, kmm_paddr_t *pa)
 	rg = region_holding(r, va);
 	if (rg == NULL)
 		return KMM_ENOENT;
+	if (!pa_indexed(r)) {
+		*pa = va;
+		return KMM_OK;
+	}
 	run = run_at(rg, run_index_of(rg, va));
 	*pa = run->pa + (va - run->va);
 	return KMM_OK;
@@ -1252,6 +1281,12 @@ static int p2v(const struct kmm_as *as, kmm_paddr_t pa, int owner,
 
 	if (r == NULL || va == NULL)
 		return KMM_EINVAL;
+	if (!pa_indexed(r)) {
+		if (identity_find(r, pa, owner) == NULL)
+			return KMM_ENOENT;
+		*va = pa;
+		return KMM_OK;
+	}
 	if (!pa_find(r, pa, owner, &leaf, &slot))
 		return KMM_ENOENT;
 	*va = leaf->l.va[slot] + (pa - leaf->l.first[slot]);
@@ -1288,7 +1323,7 @@ static void cursor_load_next(struct kmm_p2v_cursor *cur)
 
 	if (n >= rg->nr_runs) {
 		cur->next_first = cur->first;
-		cur->next_last_off = cur->last_off;
+		cur->next_size = cur->size;
 		cur->next_va = cur->va;
 		return;
 	}
@@ -1298,47 +1333,98 @@ static void cursor_load_next(struct kmm_p2v_cursor *cur)
 		      run_entry(rg, chunk_after(rg, c, n), n + 1)->va :
 		      rg->va + rg->size;
 	cur->next_first = e->pa;
-	cur->next_last_off = end - e->va - 1;
+	cur->next_size = end - e->va;
 	cur->next_va = e->va;
 }
 
 /*
- * Makes the cursor hold the run of leaf entry @slot. Only the leaf is
- * read: the region's run table is needed when the walk leaves this run,
- * so its first lines are only prefetched now.
+ * Makes the cursor hold the run [first, first + size) of @rg, mapped at @va,
+ * and the run after it in @rg. The region's run table is read now, with the lookup, so
+ * that walking on through the buffer reads only the cursor until the walk
+ * leaves the run, and then only that table.
  */
 static void cursor_fill(struct kmm_p2v_cursor *cur, const struct kmm_regions *r,
-			const struct kmm_region_pa_node *leaf,
-			unsigned int slot)
+			const struct kmm_region *rg, kmm_paddr_t first,
+			uint64_t size, kmm_vaddr_t va)
 {
-	const char *rg = (const char *)leaf->l.region[slot];
+	const struct run_chunk *c;
 
-	__builtin_prefetch(rg);
-	__builtin_prefetch(rg + 64);
-	__builtin_prefetch(rg + 128);
-	__builtin_prefetch(rg + 192);
 	cur->regions = r;
 	cur->generation = r->generation;
-	cur->region = leaf->l.region[slot];
-	cur->run = SIZE_MAX;
+	cur->region = rg;
+	cur->first = first;
+	cur->size = size;
+	cur->va = va;
+	cur->run = 0;
 	cur->chunk = NULL;
-	cur->first = leaf->l.first[slot];
-	cur->last_off = leaf->l.last[slot] - leaf->l.first[slot];
-	cur->va = leaf->l.va[slot];
-	cur->next_first = cur->first;
-	cur->next_last_off = cur->last_off;
-	cur->next_va = cur->va;
+	cur->next_first = first;
+	cur->next_size = size;
+	cur->next_va = va;
+	if (!pa_indexed(r))
+		return; /* one run, VA == PA */
+	cur->run = run_locate(cur->region, cur->va, &c);
+	cur->chunk = c;
+	cursor_load_next(cur);
+	/* The walk reads the runs after this one: start loading their lines
+	 * while the caller resolves the pages of this run. */
+	for (size_t i = cur->run + 2;
+	     i < kmm_min_u64(cur->region->nr_runs, KMM_REGION_INLINE_RUNS);
+	     i += 4)
+		__builtin_prefetch(&cur->region->runs[i]);
 }
 
-/* Moves the cursor on to the next run of its region (the buffer's). */
+/*
+ * Moves the cursor on to the next run of its region (the buffer's) and
+ * loads the one after it. Runs held in the region itself (all of them in
+ * regions of up to KMM_REGION_INLINE_RUNS runs) take the short way.
+ */
 static void cursor_advance(struct kmm_p2v_cursor *cur)
 {
-	cur->chunk = chunk_after(cur->region, cur->chunk, cur->run);
-	cur->run++;
+	const struct kmm_region *rg = cur->region;
+	size_t n = cur->run + 2;
+
 	cur->first = cur->next_first;
-	cur->last_off = cur->next_last_off;
+	cur->size = cur->next_size;
 	cur->va = cur->next_va;
+	if (n + 1 < KMM_REGION_INLINE_RUNS && n + 1 < rg->nr_runs) {
+		cur->run++;
+		cur->next_first = rg->runs[n].pa;
+		cur->next_va = rg->runs[n].va;
+		cur->next_size = rg->runs[n + 1].va - rg->runs[n].va;
+		return;
+	}
+	cur->chunk = chunk_after(rg, cur->chunk, cur->run);
+	cur->run++;
 	cursor_load_next(cur);
+}
+
+/*
+ * A full lookup that refills @cur. Out of line so that the step from one
+ * run to the next (kmm_phys_to_virt_cursor_slow()) stays a leaf function.
+ */
+__attribute__((noinline)) static int cursor_lookup(const struct kmm_regions *r,
+						   struct kmm_p2v_cursor *cur,
+						   kmm_paddr_t pa,
+						   kmm_vaddr_t *va)
+{
+	const struct kmm_region_pa_node *leaf;
+	const struct kmm_region *rg;
+	unsigned int slot;
+
+	if (!pa_indexed(r)) {
+		rg = identity_find(r, pa, -1);
+		if (rg == NULL)
+			return KMM_ENOENT;
+		cursor_fill(cur, r, rg, rg->va, rg->size, rg->va);
+	} else if (pa_find(r, pa, -1, &leaf, &slot)) {
+		cursor_fill(cur, r, leaf->l.region[slot], leaf->l.first[slot],
+			    leaf->l.last[slot] - leaf->l.first[slot] + 1,
+			    leaf->l.va[slot]);
+	} else {
+		return KMM_ENOENT;
+	}
+	*va = cur->va + (pa - cur->first);
+	return KMM_OK;
 }
 
 int kmm_phys_to_virt_cursor_slow(const struct kmm_as *as,
@@ -1346,33 +1432,21 @@ int kmm_phys_to_virt_cursor_slow(const struct kmm_as *as,
 				 kmm_vaddr_t *va)
 {
 	const struct kmm_regions *r = regions_of(as);
-	const struct kmm_region_pa_node *leaf;
-	const struct run_chunk *c;
-	unsigned int slot;
 
 	if (r == NULL || cur == NULL || va == NULL)
 		return KMM_EINVAL;
-	if (cur->regions == r && cur->generation == r->generation) {
-		if (pa - cur->first <= cur->last_off) {
+	if (cur->size != 0 && cur->regions == r &&
+	    cur->generation == r->generation) {
+		if (pa - cur->first < cur->size) {
 			*va = cur->va + (pa - cur->first);
 			return KMM_OK;
 		}
-		if (cur->run == SIZE_MAX) {
-			prefetch_node(cur->region);
-			cur->run = run_locate(cur->region, cur->va, &c);
-			cur->chunk = c;
-			cursor_load_next(cur);
-		}
 		/* The pages of a buffer: the run that follows in VA. */
-		if (pa - cur->next_first <= cur->next_last_off) {
+		if (pa_indexed(r) && pa - cur->next_first < cur->next_size) {
 			cursor_advance(cur);
 			*va = cur->va + (pa - cur->first);
 			return KMM_OK;
 		}
 	}
-	if (!pa_find(r, pa, -1, &leaf, &slot))
-		return KMM_ENOENT;
-	cursor_fill(cur, r, leaf, slot);
-	*va = cur->va + (pa - cur->first);
-	return KMM_OK;
+	return cursor_lookup(r, cur, pa, va);
 }

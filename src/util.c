@@ -1,8 +1,21 @@
 // SPDX-License-Identifier: BSD-2-Clause
-/* Internal helpers: scrubbing through the port and a minimal formatter. */
+/* Internal helpers: the port lock, scrubbing through the port and a minimal
+ * formatter. */
 #include <stdarg.h>
 
 #include "util.h"
+
+void kmm_port_lock(const struct kmm_port *port)
+{
+	if (port && port->lock)
+		port->lock(port->cookie);
+}
+
+void kmm_port_unlock(const struct kmm_port *port)
+{
+	if (port && port->unlock)
+		port->unlock(port->cookie);
+}
 
 void kmm_port_scrub(const struct kmm_port *port, kmm_paddr_t pa, size_t size)
 {

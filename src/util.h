@@ -86,18 +86,12 @@ static inline int kmm_memcmp(const void *a, const void *b, size_t n)
 	return __builtin_memcmp(a, b, n);
 }
 
-/* Port wrappers: a NULL port or callback means "nothing to do". */
-static inline void kmm_port_lock(const struct kmm_port *port)
-{
-	if (port && port->lock)
-		port->lock(port->cookie);
-}
-
-static inline void kmm_port_unlock(const struct kmm_port *port)
-{
-	if (port && port->unlock)
-		port->unlock(port->cookie);
-}
+/*
+ * Port wrappers: a NULL port or callback means "nothing to do". The lock
+ * pair is out of line (util.c): one copy for the whole library.
+ */
+void kmm_port_lock(const struct kmm_port *port);
+void kmm_port_unlock(const struct kmm_port *port);
 
 static inline void *kmm_port_pa_to_ptr(const struct kmm_port *port,
 				       kmm_paddr_t pa)

@@ -815,6 +815,38 @@ SHARED_TEST(cursor_follows_a_buffer_and_notices_a_vunmap)
 		     KMM_ENOENT, "a stale cursor is never trusted");
 }
 
+SHARED_TEST(empty_cursor_matches_no_address_and_walks_runs_in_va_order)
+{
+	/* Runs of 2, 1 and 3 pages: the cursor must step run by run. */
+	kmm_paddr_t pages[] = { 0x20000, 0x21000, 0x8000,
+				0x40000, 0x41000, 0x42000 };
+	struct kmm_p2v_cursor cur;
+	kmm_vaddr_t va, v = 1;
+
+	memset(&cur, 0, sizeof(cur));
+	cr_expect_eq(kmm_phys_to_virt_cursor(space, &cur, 0, &v), KMM_ENOENT,
+		     "a zeroed cursor holds no run, not [0, 1)");
+	cr_expect_eq(v, 1, "a failed lookup writes nothing");
+	cr_assert_eq(kmm_vmap(space, pages, 6, KMM_ATTR_RW_DATA, 0, &va), 0);
+	kmm_p2v_cursor_init(&cur);
+	for (int i = 0; i < 6; i++) {
+		cr_assert_eq(kmm_phys_to_virt_cursor(space, &cur, pages[i], &v),
+			     0);
+		cr_expect_eq(v, va + i * PG, "page %d", i);
+		cr_expect_eq(cur.run, i < 2 ? 0 : i < 3 ? 1 : 2, "page %d", i);
+		cr_expect_eq(cur.size, i < 2 ? 2 * PG : i < 3 ? PG : 3 * PG);
+	}
+	/* The last byte of the last run, then one past it. */
+	cr_assert_eq(kmm_phys_to_virt_cursor(space, &cur, 0x42fff, &v), 0);
+	cr_expect_eq(v, va + 6 * PG - 1);
+	cr_expect_eq(kmm_phys_to_virt_cursor(space, &cur, 0x43000, &v),
+		     KMM_ENOENT);
+	/* Backwards: the first run again through a full lookup. */
+	cr_assert_eq(kmm_phys_to_virt_cursor(space, &cur, 0x20010, &v), 0);
+	cr_expect_eq(v, va + 0x10);
+	cr_expect_eq(cur.run, 0);
+}
+
 SHARED_TEST(lookups_reject_null_arguments)
 {
 	struct kmm_region_info info;
@@ -871,6 +903,45 @@ Test(region_identity, vmap_of_contiguous_pages_returns_va_equal_to_pa)
 	cr_expect_eq(pa, 0x202fff);
 	cr_expect_eq(kmm_vmap(space, pages, 1, KMM_ATTR_RW_DATA, 0, &va),
 		     KMM_EEXIST, "the PA range is claimed already");
+}
+
+Test(region_identity, regions_keep_no_pa_index_and_the_va_tree_answers)
+{
+	kmm_paddr_t pages[] = { 0x400000, 0x401000 };
+	struct kmm_p2v_cursor cur;
+	kmm_vaddr_t va, dev, v = 7;
+
+	cr_assert_eq(kmm_vmap(space, pages, 2, KMM_ATTR_RW_DATA, 1, &va), 0);
+	cr_assert_eq(kmm_ioremap(space, 0x9000000, 0x3000, KMM_ATTR_RW_DEVICE,
+				 2, &dev),
+		     0);
+	cr_expect_eq(dev, 0x9000000);
+	cr_expect_eq(regions.nr_regions, 2);
+	cr_expect_eq(regions.nr_runs, 0, "no run goes into the PA index");
+	cr_expect_eq(regions.nr_pa_nodes, 0);
+	cr_expect_eq(regions.pa_root, NULL);
+	cr_assert_eq(kmm_phys_to_virt(space, 0x401ff8, &v), 0);
+	cr_expect_eq(v, 0x401ff8);
+	cr_assert_eq(kmm_phys_to_virt_owner(space, 0x9002000, 2, &v), 0);
+	cr_expect_eq(v, 0x9002000);
+	v = 7;
+	cr_expect_eq(kmm_phys_to_virt_owner(space, 0x9002000, 1, &v),
+		     KMM_ENOENT, "owner 1 holds no region at that PA");
+	cr_expect_eq(kmm_phys_to_virt(space, 0x402000, &v), KMM_ENOENT);
+	cr_expect_eq(kmm_phys_to_virt(space, 0x3fffff, &v), KMM_ENOENT);
+	cr_expect_eq(v, 7, "a failed lookup writes nothing");
+	/* The cursor holds the whole region as one run. */
+	kmm_p2v_cursor_init(&cur);
+	cr_assert_eq(kmm_phys_to_virt_cursor(space, &cur, 0x400010, &v), 0);
+	cr_expect_eq(v, 0x400010);
+	cr_expect_eq(cur.first, 0x400000);
+	cr_expect_eq(cur.size, 0x2000);
+	cr_assert_eq(kmm_phys_to_virt_cursor(space, &cur, 0x401000, &v), 0);
+	cr_expect_eq(v, 0x401000);
+	cr_assert_eq(kmm_vunmap(space, va, 1), 0);
+	cr_expect_eq(kmm_phys_to_virt_cursor(space, &cur, 0x401000, &v),
+		     KMM_ENOENT, "the cursor notices the vunmap");
+	cr_expect_eq(regions.nr_regions, 1);
 }
 
 Test(region_identity, scattered_vmap_is_not_supported_and_changes_nothing)

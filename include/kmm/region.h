@@ -126,16 +126,17 @@ struct kmm_region_info {
  */
 struct kmm_p2v_cursor {
 	kmm_paddr_t first; /**< First PA of the cached run. */
-	uint64_t last_off; /**< Last PA of the run minus @c first. */
+	/** Bytes of the run; 0 in an empty cursor, which matches no PA. */
+	uint64_t size;
 	kmm_vaddr_t va; /**< VA of @c first. */
 	/** First PA of the run after it (the same run when there is none). */
 	kmm_paddr_t next_first;
-	uint64_t next_last_off; /**< Last PA of that run minus its first. */
+	uint64_t next_size; /**< Bytes of that run. */
 	kmm_vaddr_t next_va; /**< VA of @c next_first. */
 	const struct kmm_regions *regions; /**< Regions it was filled from. */
 	uint64_t generation; /**< Their generation at that time. */
 	const struct kmm_region *region; /**< Region of the cached run. */
-	/** Index of the cached run in its region; SIZE_MAX: next not loaded. */
+	/** Index of the cached run in its region. */
 	size_t run;
 	const void *chunk; /**< Run storage that holds entry @c run. */
 };
@@ -148,9 +149,13 @@ struct kmm_p2v_cursor {
  *              when the backend only maps VA == PA. Must outlive @p r.
  * @param nodes slab of objects of at least KMM_REGION_NODE_SIZE bytes,
  *              aligned to KMM_REGION_NODE_ALIGN. Must outlive @p r.
+ * On an identity address space the regions keep no PA index: the VA tree
+ * answers PA lookups, as VA == PA. A build without a translating backend
+ * (KMM_CONFIG_REGIONS_PA_INDEX 0) has no PA index at all.
  * @return 0; KMM_EINVAL (NULL argument, slab objects too small or
  *         misaligned, a vaspace with a port, or identity modes that
- *         disagree), KMM_EEXIST (@p as already has regions).
+ *         disagree), KMM_ENOTSUP (@p as translates but the build has no
+ *         PA index), KMM_EEXIST (@p as already has regions).
  */
 int kmm_regions_init(struct kmm_regions *r, struct kmm_as *as,
 		     struct kmm_vaspace *vs, struct kmm_slab *nodes);
@@ -289,8 +294,10 @@ static inline int kmm_phys_to_virt_cursor(const struct kmm_as *as,
 		return kmm_phys_to_virt_cursor_slow(as, cur, pa, va);
 	r = as->regions;
 	off = pa - cur->first;
-	if (cur->regions == r && r != NULL &&
-	    cur->generation == r->generation && off <= cur->last_off) {
+	/* A cursor that holds a run (size != 0) was filled from non-NULL
+	 * regions, so r is not NULL once it matches. */
+	if (off < cur->size && cur->regions == r &&
+	    cur->generation == r->generation) {
 		*va = cur->va + off;
 		return 0;
 	}
