@@ -645,23 +645,22 @@ static void free_block(struct kmm_pages *p, uint64_t i, kmm_owner_t owner)
 }
 
 /*
- * Checks that @owner may free the block that holds span index @i: it must
- * start at @i and end at @hi, or with @upto anywhere up to @hi. Returns 0
- * or the KMM_E* code of the first rule broken.
+ * Checks that span index @i heads a block of @owner; returns its order, or
+ * the KMM_E* code of the first rule broken (KMM_EINVAL when @i lies inside
+ * the block).
  */
-static inline int check_block(const struct kmm_pages *p, uint64_t i,
-			      uint64_t hi, kmm_owner_t owner, bool upto)
+static inline int owned_block(const struct kmm_pages *p, uint64_t i,
+			      kmm_owner_t owner)
 {
-	uint64_t h, end;
+	uint64_t h;
 
 	if (!find_block(p, i, &h) || blk_free(p, h))
 		return KMM_ENOENT;
 	if (blk_owner(p, h) != owner)
 		return KMM_EPERM;
-	end = h + pages_of(blk_order(p, h));
-	if (h != i || (upto ? end > hi : end != hi))
+	if (h != i)
 		return KMM_EINVAL;
-	return 0;
+	return (int)blk_order(p, h);
 }
 
 int kmm_pages_free(struct kmm_pages *p, kmm_paddr_t pa, unsigned int order,
@@ -679,9 +678,13 @@ int kmm_pages_free(struct kmm_pages *p, kmm_paddr_t pa, unsigned int order,
 		return KMM_EALIGN;
 
 	kmm_port_lock(p->port);
-	ret = check_block(p, lo, lo + pages_of(order), owner, false);
-	if (ret == 0)
+	ret = owned_block(p, lo, owner);
+	if (ret >= 0 && (unsigned int)ret != order)
+		ret = KMM_EINVAL;
+	if (ret >= 0) {
 		free_block(p, lo, owner);
+		ret = 0;
+	}
 	kmm_port_unlock(p->port);
 	return ret;
 }
@@ -694,10 +697,12 @@ static int free_blocks(struct kmm_pages *p, uint64_t lo, uint64_t hi,
 		       kmm_owner_t owner)
 {
 	for (uint64_t i = lo; i < hi; i += pages_of(blk_order(p, i))) {
-		int ret = check_block(p, i, hi, owner, true);
+		int ret = owned_block(p, i, owner);
 
-		if (ret)
+		if (ret < 0)
 			return ret;
+		if (pages_of((unsigned int)ret) > hi - i)
+			return KMM_EINVAL;
 	}
 	/* Blocks after the one being freed are still allocated, so merging
 	 * never reaches them and their heads stay where the check saw them. */
