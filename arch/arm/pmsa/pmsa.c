@@ -643,7 +643,7 @@ static void emit_survivors(const struct kmm_pmsa *p, struct rbuild *b,
 
 /* What an update does to the regions over [a, z]. */
 enum rewrite {
-	REWRITE_MAP, /* insert the new region where nothing is mapped */
+	REWRITE_MAP, /* insert the new region if nothing is mapped there */
 	REWRITE_ATTR, /* give every mapped byte the new attributes */
 	REWRITE_UNMAP, /* keep only the bytes mapped more than once */
 };
@@ -651,8 +651,10 @@ enum rewrite {
 /*
  * Builds in scratch the regions and refs after an update of [a, z] and
  * applies them. @nr is the new region (REWRITE_MAP) or carries the new
- * attributes (REWRITE_ATTR); @delta goes to build_refs(). Parts of a region
- * outside [a, z] keep what they have.
+ * attributes (REWRITE_ATTR); mapped bytes of [a, z] get @nr's attributes
+ * unless unmapped, so a map that only counts (every byte already mapped
+ * with them) leaves the regions as they are. @delta goes to build_refs().
+ * Parts of a region outside [a, z] keep what they have.
  */
 static int rewrite(struct kmm_pmsa *p, kmm_paddr_t a, kmm_paddr_t z,
 		   enum rewrite how, const struct kmm_pmsa_region *nr,
