@@ -1,31 +1,43 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * Address-range allocator over an augmented tree of free extents.
+ * Address-range allocator: one augmented tree of ranges, each node owning
+ * the free gap after it.
  *
  * Invariants kept by every public function on return:
  *  - windows[] are disjoint, non-adjacent and sorted; none is the whole
  *    2^64 space, so every size below fits in 64 bits;
- *  - free extents lie inside windows, are disjoint and never adjacent
- *    (a freed range merges with its neighbours);
- *  - every window byte is in exactly one free extent, one range or one
- *    range's guard;
- *  - every free node's fit equals what update_fit() computes for it;
+ *  - the tree holds, in address order, each window's sentinel (end ==
+ *    base == the window's base) followed by the window's ranges; a node
+ *    whose base equals its sentinel's comes after the sentinel;
+ *  - a node's gap runs from its end to the next node's base, or to the
+ *    window's end for the last node of a window: every window byte is in
+ *    exactly one range, one range's guard or one gap;
+ *  - every node's room and shortfalls equal what fit_compute() computes;
  *  - owners[o].usage is the sum of the sizes of o's ranges, each of which
  *    is on owners[o].ranges.
  *
- * Exactness of the search: for alignment 2^j granules (j < LANES)
- * fit.max_room[j] is the largest range starting on such a boundary inside
- * some extent of the subtree (saturated at FIT_SAT granules), so for a
- * need of at most FIT_SAT granules "subtree may fit" is "subtree holds a
- * fit" and the descent never backtracks. For larger alignments or needs
- * the cached values are upper bounds: the search stays exact but may
- * backtrack.
+ * The cached fit of a subtree is M_j, for lane j, the largest room that
+ * starts on a boundary of 2^j granules inside one gap of the subtree (in
+ * granules; M_0 is the largest gap). M_0 is kept as @room, exact in 64
+ * bits. Lanes 1 .. NEAR are kept as their shortfall M_0 - M_j, which is
+ * below 2^j (the largest gap loses less than 2^j granules to its first
+ * 2^j boundary), so each fits a byte and, with @room, shares the node's
+ * first cache line with the links and the gap: a descent for an alignment
+ * up to 2^NEAR granules reads one line per node, and those lanes are
+ * exact for any size. The lanes above are kept as values in the second
+ * line, saturated at FAR_SAT granules, so that a change of M_0 alone does
+ * not touch that line. For alignment 2^j granules (j < LANES) and a need
+ * below FAR_SAT, "the subtree may fit" is "the subtree holds a fit" and
+ * the descent never backtracks; past the lanes, or for a larger need on
+ * a far lane, the cached values are upper bounds: the search stays exact
+ * but may backtrack.
  */
 #include "kmm/vaspace.h"
 
 #include "util.h"
 
-#define CLASSES KMM_VASPACE_ALIGN_CLASSES
+#define LANES KMM_VASPACE_FIT_LANES
+#define NEAR KMM_VASPACE_NEAR_LANES
 
 typedef struct kmm_vaspace_node vnode_t;
 
@@ -34,185 +46,229 @@ static inline vnode_t *vnode(const struct kmm_rb_node *rb)
 	return rb ? kmm_container_of(rb, vnode_t, rb) : NULL;
 }
 
-static inline uint64_t node_last(const vnode_t *n)
-{
-	return n->base + (n->size - 1);
-}
-
 static inline bool owner_ok(kmm_owner_t owner)
 {
 	return owner < KMM_CONFIG_MAX_OWNERS;
 }
 
+/* A range never ends where it starts: size + guard is in (0, 2^64). */
+static inline bool is_sentinel(const vnode_t *n)
+{
+	return n->end == n->base;
+}
+
+/* Bytes of range @n, without its guard. */
+static inline uint64_t range_size(const struct kmm_vaspace *vs,
+				  const vnode_t *n)
+{
+	return n->end - n->base - vs->guard;
+}
+
 /* ------------------------------------------------------------------ */
-/* Augmentation: the fit of a free-tree subtree.                      */
+/* Augmentation: the fit of a subtree.                                */
 /* ------------------------------------------------------------------ */
+
+#define FAR (LANES - 1 - NEAR)
+#define FAR_SAT ((uint64_t)KMM_VASPACE_FAR_SAT)
 
 /*
- * Every room is saturated at FIT_SAT granules: a query for at most that
- * many is answered exactly, a larger one only prunes (see fit_query).
- * FIT_SAT + 2^LANES still fits in 32 bits, which keeps the arithmetic
- * below in 32 bits. Saturation also stops a change of a huge extent
- * (the untouched rest of a window, carved at every allocation) at the
- * extent itself.
+ * A shortfall is below 2^(LANES - 1), so a source whose room is more than
+ * FAR_BEHIND below the subtree's can never give the smallest one: its
+ * distance is clamped there, which keeps all of it in 32 bits.
  */
-#define FIT_SAT KMM_VASPACE_FIT_SAT
-#define LANES KMM_VASPACE_FIT_LANES
-#define HUGE_UNITS ((uint64_t)FIT_SAT + ((uint64_t)1 << LANES))
-
-/* The fit of a missing child. */
-static const struct kmm_vaspace_fit no_fit;
-
-static inline uint32_t max_u32(uint32_t a, uint32_t b)
-{
-	return a > b ? a : b;
-}
-
-static inline uint32_t min_u32(uint32_t a, uint32_t b)
-{
-	return a < b ? a : b;
-}
-
-static inline uint32_t max3_u32(uint32_t a, uint32_t b, uint32_t c)
-{
-	return max_u32(max_u32(a, b), c);
-}
-
-/* Lowest set bit of a non-zero lane mask (32-bit: no libgcc call). */
-static inline unsigned int lane_low(uint32_t mask)
-{
-	return (unsigned int)__builtin_ctz(mask);
-}
-
-/* Highest set bit of a non-zero lane mask. */
-static inline unsigned int lane_high(uint32_t mask)
-{
-	return 31u - (unsigned int)__builtin_clz(mask);
-}
-
-static inline const struct kmm_vaspace_fit *fit_of(const struct kmm_rb_node *rb)
-{
-	return rb ? &vnode(rb)->fit : &no_fit;
-}
+#define FAR_BEHIND ((uint32_t)1 << LANES)
 
 /*
- * The extent of @n in granules: @size of them, @lead the low bits of the
- * distance from its base up to 2^64. The first boundary of 2^j granules
- * lies (lead & (2^j - 1)) granules into the extent; it is inside iff that
- * is below the size, and a boundary inside is never at or past 2^64.
+ * A subtree's fit: its largest gap, the shortfall of lanes 1 .. NEAR and
+ * M_j of the lanes above, saturated.
  */
-struct own_extent {
-	uint64_t size;
-	uint32_t lead;
+struct fit {
+	uint64_t room;
+	uint32_t short_by[NEAR];
+	uint32_t far[FAR];
 };
 
-static inline struct own_extent own_extent(const vnode_t *n)
+static inline uint32_t sat_far(uint64_t v)
 {
-	unsigned int shift = n->fit.granule_shift;
-
-	return (struct own_extent){ .size = n->size >> shift,
-				    .lead = (uint32_t)(0 -
-						       (n->base >> shift)) };
+	return v > FAR_SAT ? (uint32_t)FAR_SAT : (uint32_t)v;
 }
 
-/* Room of @e from its first boundary of 2^j granules, saturated. */
-static inline uint32_t own_room(struct own_extent e, unsigned int j)
+static inline uint64_t gap_room(uint64_t end, uint64_t gap, unsigned int shift,
+				unsigned int j)
 {
-	uint32_t pad = e.lead & (((uint32_t)1 << j) - 1);
+	uint64_t units = gap >> shift;
+	uint64_t pad = ((0 - end) >> shift) & (((uint64_t)1 << j) - 1);
 
-	if (e.size >= HUGE_UNITS)
-		return FIT_SAT; /* room > FIT_SAT in every lane */
-	if (pad >= e.size)
-		return 0;
-	return min_u32((uint32_t)e.size - pad, FIT_SAT);
+	return pad < units ? units - pad : 0;
+}
+
+/* Lane j of the gap [end, end + gap) as the node keeps it. */
+static inline uint64_t gap_lane(uint64_t end, uint64_t gap, unsigned int shift,
+				unsigned int j)
+{
+	uint64_t v = gap_room(end, gap, shift, j);
+
+	return j > NEAR && v > FAR_SAT ? FAR_SAT : v;
+}
+
+static inline uint32_t behind(uint64_t top, uint64_t room)
+{
+	uint64_t d = top - room;
+
+	return d > FAR_BEHIND ? FAR_BEHIND : (uint32_t)d;
+}
+
+/* Merges child @c's stored fit into @f, whose room is final. */
+static void merge_child(struct fit *f, const vnode_t *c)
+{
+	uint32_t d = behind(f->room, c->room);
+
+	for (unsigned int j = 0; j < NEAR; j++) {
+		uint32_t v = d + c->near_short[j];
+
+		f->short_by[j] = v < f->short_by[j] ? v : f->short_by[j];
+	}
+	for (unsigned int k = 0; k < FAR; k++)
+		f->far[k] = c->far_room[k] > f->far[k] ? c->far_room[k] :
+							 f->far[k];
 }
 
 /*
- * The extent's own room per lane for the lanes with room; returns how
- * many those are. A lane's boundary is never below the previous lane's,
- * so the lanes with room come first (lane 0 always has room).
+ * The fit of @n's subtree from its gap and its children's stored fits.
+ * With M the subtree's largest gap, the shortfall of lane j is the least,
+ * over the gap and the children, of (M - their room) + their shortfall.
+ * The gap's own shortfall is its padding to the first boundary of 2^j
+ * granules, at most the whole gap: (lead & (2^j - 1)) capped at its size,
+ * @lead being the granules from the gap's start up to 2^64.
  */
-static unsigned int own_rooms(const vnode_t *n, uint32_t room[LANES])
+static void fit_compute(const vnode_t *n, struct fit *f)
 {
-	struct own_extent e = own_extent(n);
-	unsigned int j = 0;
+	const vnode_t *l = vnode(n->rb.left), *r = vnode(n->rb.right);
+	unsigned int shift = n->granule_shift;
+	uint64_t units = n->gap >> shift;
+	uint32_t lead = (uint32_t)((0 - n->end) >> shift);
+	uint32_t cap = units > FAR_BEHIND ? FAR_BEHIND : (uint32_t)units;
+	uint32_t d;
 
-	if (e.size >= HUGE_UNITS) {
-		for (; j < LANES; j++)
-			room[j] = FIT_SAT;
-		return LANES;
-	}
-	for (; j < LANES; j++) {
-		uint32_t pad = e.lead & (((uint32_t)1 << j) - 1);
+	f->room = units;
+	if (l && l->room > f->room)
+		f->room = l->room;
+	if (r && r->room > f->room)
+		f->room = r->room;
+	d = behind(f->room, units);
+	for (unsigned int j = 0; j < NEAR; j++) {
+		uint32_t pad = lead & (((uint32_t)2 << j) - 1);
 
-		if (pad >= e.size)
-			break;
-		room[j] = min_u32((uint32_t)e.size - pad, FIT_SAT);
+		f->short_by[j] = d + (pad < cap ? pad : cap);
 	}
-	return j;
+	for (unsigned int k = 0; k < FAR; k++)
+		f->far[k] =
+			(uint32_t)gap_lane(n->end, n->gap, shift, k + 1 + NEAR);
+	if (l)
+		merge_child(f, l);
+	if (r)
+		merge_child(f, r);
 }
 
 /*
- * Recomputes the fit of @n from its extent and its children's fits, in
- * place; returns the mask of lanes that changed. Only the lanes where
- * one of the three has room are computed: every lane above is 0 in all
- * of them.
+ * Stores @f as @n's fit; returns the mask of lanes whose M_j changed and
+ * leaves in @old what every M_j was.
  */
-static uint32_t update_fit(vnode_t *n)
+static uint32_t fit_store(vnode_t *n, const struct fit *f, uint64_t old[LANES])
 {
-	const struct kmm_vaspace_fit *l = fit_of(n->rb.left);
-	const struct kmm_vaspace_fit *r = fit_of(n->rb.right);
-	struct kmm_vaspace_fit *f = &n->fit;
-	uint32_t room[LANES];
-	unsigned int own = own_rooms(n, room);
-	unsigned int top = max3_u32(own, l->lanes, r->lanes);
-	uint32_t changed = 0;
+	uint64_t was = n->room, room = f->room;
+	uint32_t mask = (uint32_t)(was != room);
 	unsigned int j = 0;
 
-	for (; j < own; j++) {
-		uint32_t v = max3_u32(room[j], l->max_room[j], r->max_room[j]);
+	old[0] = was;
+	n->room = room;
+	for (; j < NEAR; j++) {
+		old[j + 1] = was - n->near_short[j];
+		mask |= (uint32_t)(old[j + 1] != room - f->short_by[j])
+			<< (j + 1);
+		n->near_short[j] = (uint8_t)f->short_by[j];
+	}
+	for (unsigned int k = 0; k < FAR; k++) {
+		j = k + 1 + NEAR;
+		old[j] = n->far_room[k];
+		mask |= (uint32_t)(n->far_room[k] != f->far[k]) << j;
+		n->far_room[k] = f->far[k];
+	}
+	return mask;
+}
 
-		changed |= (uint32_t)(v != f->max_room[j]) << j;
-		f->max_room[j] = v;
-	}
-	for (; j < top; j++) {
-		uint32_t v = max_u32(l->max_room[j], r->max_room[j]);
+/* M_j of the subtree at @n (see the file comment). */
+static inline uint64_t lane_room(const vnode_t *n, unsigned int j)
+{
+	if (j == 0)
+		return n->room;
+	if (j <= NEAR)
+		return n->room - n->near_short[j - 1];
+	return n->far_room[j - 1 - NEAR];
+}
 
-		changed |= (uint32_t)(v != f->max_room[j]) << j;
-		f->max_room[j] = v;
+/*
+ * Sets M_j = @m[j] for the lanes in @lanes, keeping every other M_j: if
+ * the room moves, every shortfall moves with it (modulo the field's width,
+ * which is exact because the result fits).
+ */
+static void fit_apply(vnode_t *n, uint32_t lanes, const uint64_t m[LANES])
+{
+	uint64_t room = (lanes & 1) ? m[0] : n->room;
+	uint64_t rise = room - n->room;
+	unsigned int j;
+
+	if (rise != 0) {
+		for (j = 0; j < NEAR; j++)
+			n->near_short[j] = (uint8_t)(n->near_short[j] + rise);
+		n->room = room;
 	}
-	for (; j < f->lanes; j++) {
-		changed |= (uint32_t)(f->max_room[j] != 0) << j;
-		f->max_room[j] = 0;
+	for (lanes &= ~(uint32_t)1; lanes != 0; lanes &= lanes - 1) {
+		j = (unsigned int)__builtin_ctz(lanes);
+		if (j <= NEAR)
+			n->near_short[j - 1] = (uint8_t)(room - m[j]);
+		else
+			n->far_room[j - 1 - NEAR] = sat_far(m[j]);
 	}
-	f->lanes = (uint8_t)top;
-	return changed;
+}
+
+/* M_j of @n's gap alone. */
+
+static inline uint64_t own_room(const vnode_t *n, unsigned int j)
+{
+	return gap_lane(n->end, n->gap, n->granule_shift, j);
+}
+
+static inline uint64_t max3_u64(uint64_t a, uint64_t b, uint64_t c)
+{
+	uint64_t m = a > b ? a : b;
+
+	return m > c ? m : c;
 }
 
 /*
  * Carries a change of @child's fit up to, not including, @stop (NULL:
- * the root): @mask holds the lanes that changed and @old what they were.
- * At the parent a lane can only change if the child's new value exceeds
- * the parent's, or if the child's old value was the parent's (the child
- * held the maximum, so the parent looks at its own extent and its other
- * child again). A lane that did not change at a node drops out, and the
- * walk ends when none is left: the cost per node is the number of lanes
- * still changing, not the number of lanes.
+ * the root): @mask holds the lanes whose M_j changed and @old what they
+ * were. At the parent a lane can only change if the child's new value
+ * exceeds the parent's, or if the child's old value was the parent's (the
+ * child held the maximum, so the parent looks at its own gap and its
+ * other child again). A lane that did not change at a node drops out,
+ * and the walk ends when none is left: a growing gap never reads a
+ * sibling, and the cost per node is the number of lanes still changing.
  */
 static void fit_carry(vnode_t *child, struct kmm_rb_node *stop, uint32_t mask,
-		      uint32_t old[LANES])
+		      uint64_t old[LANES])
 {
 	struct kmm_rb_node *prb;
+	uint64_t m[LANES];
 
 	while (mask != 0 && (prb = kmm_rb_parent(&child->rb)) != stop) {
 		vnode_t *p = vnode(prb);
-		struct kmm_vaspace_fit *pf = &p->fit;
-		const struct kmm_vaspace_fit *cf = &child->fit;
-		uint32_t next = 0, zero = 0;
+		uint32_t next = 0;
 
 		do {
-			unsigned int j = lane_low(mask);
-			uint32_t was = pf->max_room[j], v = cf->max_room[j];
+			unsigned int j = (unsigned int)__builtin_ctz(mask);
+			uint64_t was = lane_room(p, j), v = lane_room(child, j);
 
 			mask &= mask - 1;
 			if (v < was) {
@@ -222,23 +278,20 @@ static void fit_carry(vnode_t *child, struct kmm_rb_node *stop, uint32_t mask,
 					continue; /* the maximum is elsewhere */
 				sib = prb->left == &child->rb ? prb->right :
 								prb->left;
-				v = max3_u32(own_room(own_extent(p), j), v,
-					     fit_of(sib)->max_room[j]);
+				v = max3_u64(own_room(p, j), v,
+					     sib ? lane_room(vnode(sib), j) :
+						   0);
 				if (v == was)
 					continue;
-				zero |= (uint32_t)(v == 0) << j;
 			} else if (v == was) {
 				continue;
 			}
-			pf->max_room[j] = v;
+			m[j] = v;
 			old[j] = was;
 			next |= (uint32_t)1 << j;
 		} while (mask != 0);
-		/* The lanes with room stay a prefix: find its new end. */
-		if (zero != 0)
-			pf->lanes = (uint8_t)lane_low(zero);
-		else if (next >> pf->lanes != 0)
-			pf->lanes = (uint8_t)(lane_high(next) + 1);
+		if (next != 0)
+			fit_apply(p, next, m);
 		mask = next;
 		child = p;
 	}
@@ -246,58 +299,83 @@ static void fit_carry(vnode_t *child, struct kmm_rb_node *stop, uint32_t mask,
 
 /*
  * Recomputes the fit of @rb, then carries what changed up to, not
- * including, @stop (NULL: the root). Every node between keeps a correct
- * value for what its subtree was before the change below it.
+ * including, @stop (NULL: the root).
  */
-static void fit_propagate(struct kmm_rb_node *rb, struct kmm_rb_node *stop)
+static void fit_update(struct kmm_rb_node *rb, struct kmm_rb_node *stop)
 {
-	uint32_t old[LANES];
+	uint64_t old[LANES];
+	struct fit f;
 	vnode_t *n;
 
 	if (rb == stop)
 		return;
 	n = vnode(rb);
-	kmm_memcpy(old, n->fit.max_room, sizeof(old));
-	fit_carry(n, stop, update_fit(n), old);
+	fit_compute(n, &f);
+	fit_carry(n, stop, fit_store(n, &f, old), old);
 }
 
 /*
- * After a change of @n's extent that kept its place in the order:
- * recomputes @n's fit and carries what changed up to the root.
+ * After @n's gap changed from [old_end, old_end + old_gap) to its current
+ * one, with its children unchanged: updates @n's fit lane by lane and
+ * carries what changed up to the root. A lane looks at the children only
+ * if the gap shrank in it and held the maximum.
  */
-static void free_update(vnode_t *n)
+static void gap_changed(vnode_t *n, uint64_t old_end, uint64_t old_gap)
 {
-	fit_propagate(&n->rb, NULL);
+	const vnode_t *l = vnode(n->rb.left), *r = vnode(n->rb.right);
+	uint64_t m[LANES], old[LANES];
+	uint32_t mask = 0;
+
+	for (unsigned int j = 0; j < LANES; j++) {
+		uint64_t o = gap_lane(old_end, old_gap, n->granule_shift, j);
+		uint64_t v = own_room(n, j), was;
+
+		if (o == v) {
+			if (v == 0)
+				break; /* no room here nor in any lane above */
+			continue;
+		}
+		was = lane_room(n, j);
+		if (v < was) {
+			if (o != was)
+				continue; /* the maximum is elsewhere */
+			v = max3_u64(v, l ? lane_room(l, j) : 0,
+				     r ? lane_room(r, j) : 0);
+		}
+		if (v == was)
+			continue;
+		m[j] = v;
+		old[j] = was;
+		mask |= (uint32_t)1 << j;
+	}
+	if (mask != 0) {
+		fit_apply(n, mask, m);
+		fit_carry(n, NULL, mask, old);
+	}
 }
 
-/* The other two tree callbacks. */
 static void fit_copy(struct kmm_rb_node *from, struct kmm_rb_node *to)
 {
-	vnode(to)->fit = vnode(from)->fit;
+	const vnode_t *f = vnode(from);
+	vnode_t *t = vnode(to);
+
+	t->room = f->room;
+	kmm_memcpy(t->near_short, f->near_short, sizeof(t->near_short));
+	kmm_memcpy(t->far_room, f->far_room, sizeof(t->far_room));
 }
 
 static void fit_rotate(struct kmm_rb_node *old_top, struct kmm_rb_node *new_top)
 {
-	vnode(new_top)->fit = vnode(old_top)->fit;
-	update_fit(vnode(old_top));
+	uint64_t old[LANES];
+	struct fit f;
+
+	fit_copy(old_top, new_top);
+	fit_compute(vnode(old_top), &f);
+	fit_store(vnode(old_top), &f, old);
 }
 
 static const struct kmm_rb_augment fit_aug = {
-	.propagate = fit_propagate,
-	.copy = fit_copy,
-	.rotate = fit_rotate,
-};
-
-/* Nothing to propagate: free_insert() carried the new leaf up already. */
-static void fit_carried(struct kmm_rb_node *rb, struct kmm_rb_node *stop)
-{
-	(void)rb;
-	(void)stop;
-}
-
-/* For kmm_rb_insert() of a leaf whose fit was carried up. */
-static const struct kmm_rb_augment fit_aug_linked = {
-	.propagate = fit_carried,
+	.propagate = fit_update,
 	.copy = fit_copy,
 	.rotate = fit_rotate,
 };
@@ -306,10 +384,10 @@ static const struct kmm_rb_augment fit_aug_linked = {
 /* Tree helpers.                                                      */
 /* ------------------------------------------------------------------ */
 
-/* The node of @root with the greatest base <= @va, or NULL. */
-static vnode_t *floor_by_base(const struct kmm_rb_root *root, uint64_t va)
+/* The last node in address order with base <= @va, or NULL. */
+static vnode_t *floor_by_base(const struct kmm_vaspace *vs, uint64_t va)
 {
-	struct kmm_rb_node *rb = root->node, *best = NULL;
+	struct kmm_rb_node *rb = vs->tree.node, *best = NULL;
 
 	while (rb) {
 		if (va < vnode(rb)->base) {
@@ -322,38 +400,59 @@ static vnode_t *floor_by_base(const struct kmm_rb_root *root, uint64_t va)
 	return vnode(best);
 }
 
-/* Links @n into @root by base; the caller sets up any augmented value. */
-static void link_by_base(struct kmm_rb_root *root, vnode_t *n)
+/* The last node before address @va, or NULL. */
+static vnode_t *last_below(const struct kmm_vaspace *vs, uint64_t va)
 {
-	struct kmm_rb_node **link = &root->node, *parent = NULL;
+	return va == 0 ? NULL : floor_by_base(vs, va - 1);
+}
 
-	while (*link) {
-		parent = *link;
-		link = n->base < vnode(parent)->base ? &parent->left :
-						       &parent->right;
+/* Nothing to propagate: link_after() has carried the new leaf up. */
+static void fit_carried(struct kmm_rb_node *rb, struct kmm_rb_node *stop)
+{
+	(void)rb;
+	(void)stop;
+}
+
+/* For kmm_rb_insert() of a leaf whose fit was carried up already. */
+static const struct kmm_rb_augment fit_aug_linked = {
+	.propagate = fit_carried,
+	.copy = fit_copy,
+	.rotate = fit_rotate,
+};
+
+/*
+ * Links @n, whose gap is set, right after @prev in address order (first
+ * if @prev is NULL), carries its fit up and rebalances.
+ */
+static void link_after(struct kmm_vaspace *vs, vnode_t *prev, vnode_t *n)
+{
+	struct kmm_rb_node *parent = NULL, **link = &vs->tree.node;
+	uint64_t none[LANES];
+	uint32_t mask = 0;
+	struct fit f;
+
+	if (prev != NULL && prev->rb.right == NULL) {
+		parent = &prev->rb;
+		link = &parent->right;
+	} else {
+		if (prev != NULL)
+			link = &prev->rb.right;
+		while (*link) {
+			parent = *link;
+			link = &parent->left;
+		}
 	}
 	kmm_rb_link(&n->rb, parent, link);
-}
-
-static void free_insert(struct kmm_vaspace *vs, vnode_t *n)
-{
-	uint32_t none[LANES] = { 0 };
-
-	link_by_base(&vs->free_tree, n);
-	n->fit.granule_shift = (uint8_t)vs->granule_shift;
-	/* Unknown contents: have update_fit() clear every lane. */
-	n->fit.lanes = LANES;
-	update_fit(n);
-	/* The ancestors saw no room from the new leaf: carry all of it. */
-	fit_carry(n, NULL, ((uint32_t)1 << n->fit.lanes) - 1, none);
-	kmm_rb_insert(&vs->free_tree, &n->rb, &fit_aug_linked);
-}
-/* The node of @root with the greatest base <= @va whose range holds @va. */
-static vnode_t *node_holding(const struct kmm_rb_root *root, uint64_t va)
-{
-	vnode_t *n = floor_by_base(root, va);
-
-	return n && va <= node_last(n) ? n : NULL;
+	n->granule_shift = (uint8_t)vs->granule_shift;
+	fit_compute(n, &f);
+	fit_store(n, &f, none);
+	/* The ancestors saw nothing of @n: all its lanes with room grew. */
+	for (unsigned int j = 0; j < LANES; j++) {
+		mask |= (uint32_t)(lane_room(n, j) != 0) << j;
+		none[j] = 0;
+	}
+	fit_carry(n, NULL, mask, none);
+	kmm_rb_insert(&vs->tree, &n->rb, &fit_aug_linked);
 }
 
 /* True when [base, last] lies inside one window. */
@@ -373,27 +472,38 @@ static bool in_window(const struct kmm_vaspace *vs, uint64_t base,
 struct fit_query {
 	uint64_t need; /* range plus guard, bytes */
 	uint64_t align; /* bytes, a power of two >= granule */
-	uint32_t need_units; /* need in granules, saturated */
+	uint64_t need_units; /* need in granules */
 	unsigned int lane; /* log2(align in granules), at most LANES - 1 */
 };
 
 /*
  * May the subtree at @rb hold a fit? Exact when the alignment has its
- * own lane and need_units is not saturated, otherwise an upper bound.
+ * own lane, otherwise an upper bound.
  */
 static inline bool subtree_may_fit(const struct kmm_rb_node *rb,
 				   const struct fit_query *q)
 {
-	return rb != NULL && vnode(rb)->fit.max_room[q->lane] >= q->need_units;
+	const vnode_t *n = vnode(rb);
+	uint64_t v;
+
+	if (n == NULL)
+		return false;
+	v = lane_room(n, q->lane);
+	if (v >= q->need_units)
+		return true;
+	/* A saturated far lane only says "at least": ask the room. */
+	return q->lane > NEAR && v == FAR_SAT && n->room >= q->need_units;
 }
 
-static bool extent_fits(const vnode_t *n, const struct fit_query *q,
-			uint64_t *at)
+/* Does @q fit in @n's gap? Then *@at is the lowest place. */
+static bool gap_fits(const vnode_t *n, const struct fit_query *q, uint64_t *at)
 {
-	uint64_t start = kmm_align_up(n->base, q->align);
-	uint64_t last = node_last(n);
+	uint64_t start;
 
-	if (start < n->base || start > last || last - start < q->need - 1)
+	if (n->gap < q->need)
+		return false;
+	start = kmm_align_up(n->end, q->align);
+	if (start < n->end || start - n->end > n->gap - q->need)
 		return false;
 	*at = start;
 	return true;
@@ -410,14 +520,14 @@ static struct kmm_rb_node *up_from_left(struct kmm_rb_node *rb)
 }
 
 /*
- * Finds the free extent holding the lowest fit for @q, in address order:
+ * Finds the node whose gap holds the lowest fit for @q, in address order:
  * a subtree is entered only if it may hold a fit, everything before the
  * current node has been ruled out.
  */
 static vnode_t *lowest_fit(const struct kmm_vaspace *vs,
 			   const struct fit_query *q, uint64_t *at)
 {
-	struct kmm_rb_node *rb = vs->free_tree.node;
+	struct kmm_rb_node *rb = vs->tree.node;
 
 	if (!subtree_may_fit(rb, q))
 		return NULL;
@@ -426,7 +536,7 @@ static vnode_t *lowest_fit(const struct kmm_vaspace *vs,
 			rb = rb->left;
 		/* Visit @rb, then its right subtree, else climb. */
 		for (;;) {
-			if (extent_fits(vnode(rb), q, at))
+			if (gap_fits(vnode(rb), q, at))
 				return vnode(rb);
 			if (subtree_may_fit(rb->right, q)) {
 				rb = rb->right;
@@ -443,143 +553,21 @@ static vnode_t *lowest_fit(const struct kmm_vaspace *vs,
 /* Taking and giving back ranges.                                     */
 /* ------------------------------------------------------------------ */
 
-/* Nodes carve() needs from the slab to cut [start, start+need) from @f. */
-static size_t carve_nodes(const vnode_t *f, uint64_t start, uint64_t need)
+static void owner_link(struct kmm_vaspace *vs, vnode_t *r, uint64_t size)
 {
-	bool head = start > f->base;
-	bool tail = start + (need - 1) < node_last(f);
-
-	if (head && tail)
-		return 2; /* one more extent and the range */
-	return head || tail ? 1 : 0; /* the range; or @f becomes it */
-}
-
-/*
- * Cuts [start, start + need) out of free extent @f and returns the node
- * for the range: @spare[0] or, if nothing of @f is left, @f itself.
- */
-static vnode_t *carve(struct kmm_vaspace *vs, vnode_t *f, uint64_t start,
-		      uint64_t need, vnode_t **spare)
-{
-	uint64_t last = start + (need - 1);
-	uint64_t f_last = node_last(f);
-	bool head = start > f->base;
-	bool tail = last < f_last;
-
-	if (head && tail) {
-		vnode_t *t = spare[1];
-
-		/*
-		 * @f keeps the larger piece, so that the new node carries the
-		 * smaller change up the tree: carving a window's untouched
-		 * rest leaves it huge and its saturated fit unchanged.
-		 */
-		if (start - f->base > f_last - last) {
-			f->size = start - f->base;
-			t->base = last + 1;
-			t->size = f_last - last;
-		} else {
-			t->base = f->base;
-			t->size = start - f->base;
-			f->base = last + 1;
-			f->size = f_last - last;
-		}
-		free_update(f);
-		free_insert(vs, t);
-		return spare[0];
-	}
-	if (head) {
-		f->size = start - f->base;
-		free_update(f);
-		return spare[0];
-	}
-	if (tail) {
-		f->base = last + 1;
-		f->size = f_last - last;
-		free_update(f);
-		return spare[0];
-	}
-	kmm_rb_erase(&vs->free_tree, &f->rb, &fit_aug);
-	return f;
-}
-
-/* The free extents around the non-free [base, last]: adjacent or NULL. */
-static void free_neighbours(const struct kmm_vaspace *vs, uint64_t base,
-			    uint64_t last, vnode_t **prev, vnode_t **next)
-{
-	vnode_t *p = floor_by_base(&vs->free_tree, base);
-	struct kmm_rb_node *n = p ? kmm_rb_next(&p->rb) :
-				    kmm_rb_first(&vs->free_tree);
-
-	*prev = p;
-	*next = vnode(n);
-	/* Adjacent means no gap, and never across the 2^64 wrap. */
-	if (*prev &&
-	    (node_last(*prev) == UINT64_MAX || node_last(*prev) + 1 != base))
-		*prev = NULL;
-	if (*next && (last == UINT64_MAX || last + 1 != (*next)->base))
-		*next = NULL;
-}
-
-/*
- * Makes the non-free [base, base + size) free, merging with adjacent
- * extents. @spare becomes the new extent if there is nothing to merge
- * with, else it goes back to the slab (NULL only when a merge is sure).
- */
-static void release(struct kmm_vaspace *vs, uint64_t base, uint64_t size,
-		    vnode_t *spare)
-{
-	vnode_t *prev, *next;
-
-	free_neighbours(vs, base, base + (size - 1), &prev, &next);
-	if (prev && next) {
-		/*
-		 * The larger neighbour absorbs the rest and the smaller one
-		 * leaves, unlinked first so the tree is consistent throughout.
-		 */
-		if (prev->size >= next->size) {
-			kmm_rb_erase(&vs->free_tree, &next->rb, &fit_aug);
-			prev->size += size + next->size;
-			free_update(prev);
-			kmm_slab_free(vs->nodes, next);
-		} else {
-			kmm_rb_erase(&vs->free_tree, &prev->rb, &fit_aug);
-			next->size += size + prev->size;
-			next->base = prev->base;
-			free_update(next);
-			kmm_slab_free(vs->nodes, prev);
-		}
-	} else if (prev) {
-		prev->size += size;
-		free_update(prev);
-	} else if (next) {
-		next->base = base;
-		next->size += size;
-		free_update(next);
-	} else {
-		spare->base = base;
-		spare->size = size;
-		free_insert(vs, spare);
-		return;
-	}
-	kmm_slab_free(vs->nodes, spare);
-}
-
-static void owner_link(struct kmm_vaspace *vs, vnode_t *r)
-{
-	struct kmm_vaspace_owner *o = &vs->owners[r->used.owner];
+	struct kmm_vaspace_owner *o = &vs->owners[r->owner];
 
 	r->used.prev = NULL;
 	r->used.next = o->ranges;
 	if (o->ranges)
 		o->ranges->used.prev = r;
 	o->ranges = r;
-	o->usage += r->size;
+	o->usage += size;
 }
 
-static void owner_unlink(struct kmm_vaspace *vs, vnode_t *r)
+static void owner_unlink(struct kmm_vaspace *vs, vnode_t *r, uint64_t size)
 {
-	struct kmm_vaspace_owner *o = &vs->owners[r->used.owner];
+	struct kmm_vaspace_owner *o = &vs->owners[r->owner];
 
 	if (r->used.prev)
 		r->used.prev->used.next = r->used.next;
@@ -587,7 +575,7 @@ static void owner_unlink(struct kmm_vaspace *vs, vnode_t *r)
 		o->ranges = r->used.next;
 	if (r->used.next)
 		r->used.next->used.prev = r->used.prev;
-	o->usage -= r->size;
+	o->usage -= size;
 }
 
 static bool over_quota(const struct kmm_vaspace *vs, kmm_owner_t owner,
@@ -599,37 +587,52 @@ static bool over_quota(const struct kmm_vaspace *vs, kmm_owner_t owner,
 }
 
 /*
- * Takes [start, start + size + guard) out of free extent @f for @owner;
- * takes the nodes it needs first, so KMM_ENOMEM changes nothing.
+ * Takes [at, at + size + guard) out of the gap of @g for @owner; takes
+ * its node first, so KMM_ENOMEM changes nothing.
  */
-static int take(struct kmm_vaspace *vs, vnode_t *f, uint64_t start,
-		uint64_t size, kmm_owner_t owner)
+static int take(struct kmm_vaspace *vs, vnode_t *g, uint64_t at, uint64_t size,
+		kmm_owner_t owner)
 {
-	void *objs[2] = { NULL, NULL };
-	size_t n = carve_nodes(f, start, size + vs->guard);
-	vnode_t *spare[2];
-	vnode_t *r;
+	uint64_t need = size + vs->guard, old_gap = g->gap;
+	vnode_t *r = kmm_slab_alloc(vs->nodes);
 
-	if (kmm_slab_alloc_n(vs->nodes, objs, n))
+	if (r == NULL)
 		return KMM_ENOMEM;
-	spare[0] = objs[0];
-	spare[1] = objs[1];
-	r = carve(vs, f, start, size + vs->guard, spare);
-	r->base = start;
-	r->size = size;
-	r->used.owner = owner;
-	link_by_base(&vs->used_tree, r);
-	kmm_rb_insert(&vs->used_tree, &r->rb, NULL);
-	owner_link(vs, r);
+	r->base = at;
+	r->end = at + need;
+	r->gap = old_gap - (at - g->end) - need;
+	r->owner = owner;
+	link_after(vs, g, r);
+	g->gap = at - g->end;
+	gap_changed(g, g->end, old_gap);
+	owner_link(vs, r, range_size(vs, r));
 	return KMM_OK;
 }
 
-/* Gives back range @r and its guard; needs no node. */
+/*
+ * Gives back range @r and its guard: they and @r's gap join the gap of
+ * the node before, which exists (the window's sentinel at least).
+ */
 static void give_back(struct kmm_vaspace *vs, vnode_t *r)
 {
-	kmm_rb_erase(&vs->used_tree, &r->rb, NULL);
-	owner_unlink(vs, r);
-	release(vs, r->base, r->size + vs->guard, r);
+	vnode_t *p = vnode(kmm_rb_prev(&r->rb));
+	uint64_t old_gap = p->gap;
+
+	owner_unlink(vs, r, range_size(vs, r));
+	p->gap += (r->end - r->base) + r->gap;
+	gap_changed(p, p->end, old_gap);
+	kmm_rb_erase(&vs->tree, &r->rb, &fit_aug);
+	kmm_slab_free(vs->nodes, r);
+}
+
+/* The range holding @va, or NULL. */
+static vnode_t *range_holding(const struct kmm_vaspace *vs, uint64_t va)
+{
+	vnode_t *n = floor_by_base(vs, va);
+
+	if (n == NULL || is_sentinel(n) || va - n->base >= range_size(vs, n))
+		return NULL;
+	return n;
 }
 
 /* ------------------------------------------------------------------ */
@@ -699,38 +702,74 @@ static void window_insert(struct kmm_vaspace *vs, uint64_t base, uint64_t last)
 	vs->nr_windows++;
 }
 
+/* A window's sentinel: the first node at or after its @base. */
+static vnode_t *sentinel_of(const struct kmm_vaspace *vs, uint64_t base)
+{
+	vnode_t *p = last_below(vs, base);
+
+	return vnode(p ? kmm_rb_next(&p->rb) : kmm_rb_first(&vs->tree));
+}
+
+/*
+ * Joins [base, last] to the windows. Next to a window below, the bytes
+ * join the gap of that window's last node; next to a window above, that
+ * window's sentinel moves down to @base, or, with a window on both
+ * sides, leaves and gives its gap to the lower window's last node. Only a
+ * window with no neighbour takes a node, for its sentinel.
+ */
 static int add_window_locked(struct kmm_vaspace *vs, uint64_t base,
 			     uint64_t last)
 {
 	int lo = window_below(vs, base), hi = window_above(vs, last);
 	uint64_t whole_base = lo >= 0 ? vs->windows[lo].base : base;
 	uint64_t whole_last = hi >= 0 ? vs->windows[hi].last : last;
-	vnode_t *prev, *next, *spare = NULL;
+	uint64_t size = last - base + 1, old_end, old_gap;
+	vnode_t *s, *t;
 
 	for (unsigned int i = 0; i < vs->nr_windows; i++)
 		if (vs->windows[i].base <= last && base <= vs->windows[i].last)
 			return KMM_EEXIST;
 	if (whole_base == 0 && whole_last == UINT64_MAX)
 		return KMM_ERANGE;
-	if (lo < 0 && hi < 0 && vs->nr_windows == KMM_VASPACE_MAX_WINDOWS)
-		return KMM_ENOSPC;
-	free_neighbours(vs, base, last, &prev, &next);
-	if (prev == NULL && next == NULL) {
-		spare = kmm_slab_alloc(vs->nodes);
-		if (spare == NULL)
+	if (lo < 0 && hi < 0) {
+		if (vs->nr_windows == KMM_VASPACE_MAX_WINDOWS)
+			return KMM_ENOSPC;
+		s = kmm_slab_alloc(vs->nodes);
+		if (s == NULL)
 			return KMM_ENOMEM;
-	}
-	if (lo >= 0 && hi >= 0) {
-		vs->windows[lo].last = vs->windows[hi].last;
-		window_remove(vs, (unsigned int)hi);
-	} else if (lo >= 0) {
-		vs->windows[lo].last = last;
-	} else if (hi >= 0) {
-		vs->windows[hi].base = base;
-	} else {
+		s->base = base;
+		s->end = base;
+		s->gap = size;
+		s->owner = KMM_OWNER_NONE;
+		s->used.prev = NULL;
+		s->used.next = NULL;
+		link_after(vs, last_below(vs, base), s);
 		window_insert(vs, base, last);
+		return KMM_OK;
 	}
-	release(vs, base, last - base + 1, spare);
+	s = hi >= 0 ? sentinel_of(vs, vs->windows[hi].base) : NULL;
+	if (lo < 0) {
+		old_end = s->end;
+		old_gap = s->gap;
+		s->base = base;
+		s->end = base;
+		s->gap += size;
+		gap_changed(s, old_end, old_gap);
+		vs->windows[hi].base = base;
+		return KMM_OK;
+	}
+	t = floor_by_base(vs, vs->windows[lo].last);
+	old_gap = t->gap;
+	vs->windows[lo].last = last;
+	if (s != NULL) {
+		size += s->gap;
+		vs->windows[lo].last = vs->windows[hi].last;
+		kmm_rb_erase(&vs->tree, &s->rb, &fit_aug);
+		kmm_slab_free(vs->nodes, s);
+		window_remove(vs, (unsigned int)hi);
+	}
+	t->gap = old_gap + size;
+	gap_changed(t, t->end, old_gap);
 	return KMM_OK;
 }
 
@@ -774,7 +813,6 @@ int kmm_vaspace_alloc(struct kmm_vaspace *vs, uint64_t size, uint64_t align,
 		      kmm_owner_t owner, kmm_vaddr_t *va)
 {
 	struct fit_query q;
-	uint64_t units;
 	int ret;
 
 	if (vs == NULL || va == NULL || size == 0 || !kmm_is_pow2(align) ||
@@ -791,8 +829,7 @@ int kmm_vaspace_alloc(struct kmm_vaspace *vs, uint64_t size, uint64_t align,
 	q.lane = kmm_log2_u64(align) - vs->granule_shift;
 	if (q.lane >= LANES)
 		q.lane = LANES - 1;
-	units = q.need >> vs->granule_shift;
-	q.need_units = units > FIT_SAT ? FIT_SAT : (uint32_t)units;
+	q.need_units = q.need >> vs->granule_shift;
 	kmm_port_lock(vs->port);
 	ret = alloc_locked(vs, &q, size, owner, va);
 	kmm_port_unlock(vs->port);
@@ -802,16 +839,17 @@ int kmm_vaspace_alloc(struct kmm_vaspace *vs, uint64_t size, uint64_t align,
 static int claim_locked(struct kmm_vaspace *vs, uint64_t va, uint64_t size,
 			uint64_t last, kmm_owner_t owner)
 {
-	vnode_t *f;
+	vnode_t *g;
 
 	if (!in_window(vs, va, last))
 		return KMM_ERANGE;
-	f = node_holding(&vs->free_tree, va);
-	if (f == NULL || node_last(f) < last)
+	/* The window's sentinel is at or below @va: @g exists. */
+	g = floor_by_base(vs, va);
+	if (g->gap == 0 || va < g->end || last - g->end >= g->gap)
 		return KMM_EEXIST;
 	if (over_quota(vs, owner, size))
 		return KMM_EQUOTA;
-	return take(vs, f, va, size, owner);
+	return take(vs, g, va, size, owner);
 }
 
 int kmm_vaspace_claim(struct kmm_vaspace *vs, kmm_vaddr_t va, uint64_t size,
@@ -840,12 +878,12 @@ static int free_locked(struct kmm_vaspace *vs, uint64_t va, uint64_t size,
 
 	if (!in_window(vs, va, va + (size - 1)))
 		return KMM_ERANGE;
-	r = node_holding(&vs->used_tree, va);
+	r = range_holding(vs, va);
 	if (r == NULL)
 		return KMM_ENOENT;
-	if (r->used.owner != owner)
+	if (r->owner != owner)
 		return KMM_EPERM;
-	if (r->base != va || r->size != size)
+	if (r->base != va || range_size(vs, r) != size)
 		return KMM_EINVAL;
 	give_back(vs, r);
 	return KMM_OK;
@@ -877,14 +915,14 @@ int kmm_vaspace_find(const struct kmm_vaspace *vs, kmm_vaddr_t va,
 	if (vs == NULL)
 		return KMM_EINVAL;
 	kmm_port_lock(vs->port);
-	r = node_holding(&vs->used_tree, va);
+	r = range_holding(vs, va);
 	if (r) {
 		if (base)
 			*base = r->base;
 		if (size)
-			*size = r->size;
+			*size = range_size(vs, r);
 		if (owner)
-			*owner = r->used.owner;
+			*owner = r->owner;
 	}
 	kmm_port_unlock(vs->port);
 	return r ? KMM_OK : KMM_ENOENT;
@@ -939,8 +977,7 @@ int kmm_vaspace_destroy(struct kmm_vaspace *vs)
 	if (vs == NULL)
 		return KMM_EINVAL;
 	kmm_port_lock(vs->port);
-	drain(&vs->free_tree, vs->nodes);
-	drain(&vs->used_tree, vs->nodes);
+	drain(&vs->tree, vs->nodes);
 	vs->nr_windows = 0;
 	for (unsigned int i = 0; i < KMM_CONFIG_MAX_OWNERS; i++) {
 		vs->owners[i].ranges = NULL;

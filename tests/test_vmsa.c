@@ -1036,6 +1036,71 @@ Test(vmsa_enomem, every_failed_table_allocation_leaves_tables_identical)
 	env_teardown(&e);
 }
 
+/* One call of the exact-count test below. */
+struct counted_call {
+	int kind; /* 0 map, 1 unmap, 2 protect */
+	uint64_t va, pa, size;
+	kmm_attr_t attr;
+	long tables; /* tables it links */
+};
+
+static int counted_run(struct env *e, const struct counted_call *c)
+{
+	if (c->kind == 0)
+		return kmm_map(&e->v.as, c->va, c->pa, c->size, c->attr);
+	if (c->kind == 1)
+		return kmm_unmap(&e->v.as, c->va, c->size);
+	return kmm_protect(&e->v.as, c->va, c->size, c->attr);
+}
+
+Test(vmsa_enomem, prepare_counts_exactly_the_tables_each_call_links)
+{
+	static const struct counted_call calls[] = {
+		/* 2 MiB blocks below 1 GiB: a level-1 and a level-2 table. */
+		{ 0, GiB(1) - MiB(4), 0, MiB(4), RW, 2 },
+		/* A 1 GiB block in the level-1 table: nothing. */
+		{ 0, GiB(4), GiB(4), GiB(1), RW, 0 },
+		/* 5 MiB of pages 4 KiB off: a level-2 and 3 level-3 tables. */
+		{ 0, GiB(8) + KiB(4), GiB(8), MiB(5), RW, 4 },
+		/* A page out of the 1 GiB block: a level-2 and a level-3. */
+		{ 1, GiB(4) + MiB(5), 0, KiB(4), 0, 2 },
+		/* Both ends inside 2 MiB blocks, one already split: one. */
+		{ 1, GiB(4) + MiB(2) + KiB(4), 0, MiB(4) - KiB(8), 0, 1 },
+		/* Inside one 2 MiB block: one; across two: two. */
+		{ 2, GiB(4) + MiB(100) + KiB(8), 0, KiB(8), RO, 1 },
+		{ 2, GiB(4) + MiB(200) - KiB(4), 0, KiB(8), RO, 2 },
+		/* Attributes that do not change split nothing. */
+		{ 2, GiB(4) + MiB(300) + KiB(4), 0, KiB(4), RW, 0 },
+		/* Whole blocks and pages: nothing to split. */
+		{ 2, GiB(4) + MiB(400), 0, MiB(4), RO, 0 },
+		{ 1, GiB(8) + MiB(1), 0, MiB(1), 0, 0 },
+	};
+	struct kmm_vmsa_config c = cfg_of(KMM_REGIME_EL1, 12, 48, 0);
+	struct env e;
+
+	env_setup(&e, &c, 0);
+	for (size_t n = 0; n < sizeof(calls) / sizeof(calls[0]); n++) {
+		uint64_t tables = e.v.tables;
+		long k;
+		int ret;
+
+		for (k = 0;; k++) {
+			pages_fail_after(&e, k);
+			ret = counted_run(&e, &calls[n]);
+			if (ret != KMM_ENOMEM)
+				break;
+			cr_assert_eq(e.v.tables, tables, "call %zu", n);
+		}
+		pages_fail_after(&e, -1);
+		cr_assert_eq(ret, KMM_OK, "call %zu", n);
+		/* Every table taken was linked: none left over. */
+		cr_assert_eq(k, calls[n].tables, "call %zu: %ld", n, k);
+		cr_assert_eq(e.v.tables - tables, (uint64_t)k, "call %zu", n);
+		check_tables(&e);
+	}
+	env_teardown(&e);
+}
+
 /* ---- destroy, dump, caps -------------------------------------------------- */
 
 Test(vmsa_as, destroy_returns_every_table_and_flushes_once)

@@ -5,22 +5,26 @@
  *        IPA, or PA in identity mode) from one or more windows, each range
  *        tagged with an owner.
  *
- * The free space is a set of extents in an augmented red-black tree keyed
- * by address. Every node caches, for its subtree, the largest free extent
- * and, for each alignment class 2^j granules (1 <= j <=
- * KMM_VASPACE_ALIGN_CLASSES), the largest range that starts on such a
- * boundary inside one extent (in granules, saturated at
- * KMM_VASPACE_FIT_SAT). With those, kmm_vaspace_alloc() finds the
- * lowest address that fits size and alignment in O(log n): it descends
- * into a subtree only when the subtree surely holds a fit. The result is
- * exactly what a linear lowest-address first-fit over the extents would
- * return. Alignments beyond the classes are still served exactly, but
- * then the cached values only prune, and the search may look at more
- * nodes.
+ * One augmented red-black tree keyed by address holds every range, and
+ * each node also owns the free gap that follows its range (and guard) up
+ * to the next range or the end of the window. Each window starts with a
+ * sentinel node of size 0 that owns the gap at the window's start. Every
+ * node caches, for its subtree, the largest gap and, for each alignment
+ * class 2^j granules (1 <= j <= KMM_VASPACE_ALIGN_CLASSES), the largest
+ * room that starts on such a boundary inside one gap (exact, but
+ * saturated at KMM_VASPACE_FAR_SAT granules for j above
+ * KMM_VASPACE_NEAR_LANES). With
+ * those, kmm_vaspace_alloc() finds the lowest address that fits size and
+ * alignment in one O(log n) descent: it enters a subtree only when the
+ * subtree surely holds a fit. The result is exactly what a linear
+ * lowest-address first-fit over the gaps would return. Alignments beyond
+ * the classes are still served exactly, but then the cached values only
+ * prune, and the search may look at more nodes.
  *
- * Allocated ranges sit in a second tree keyed by address (for
- * kmm_vaspace_find() and kmm_vaspace_free()) and on a list per owner (for
- * kmm_vaspace_free_all() in O(owned * log n)).
+ * kmm_vaspace_free() and kmm_vaspace_find() descend the same tree by
+ * address; a freed range's bytes, guard and gap join the gap of the node
+ * before it. Each owner's ranges are also on a list, for
+ * kmm_vaspace_free_all() in O(owned * log n).
  *
  * Guards: with @c guard_granules = g, every range is followed by g
  * granules that stay reserved with it and are never handed out, so an
@@ -42,13 +46,14 @@
  * sense when VA == PA (they would forbid adjacent physical ranges), so
  * identity mode requires @c guard_granules = 0.
  *
- * Node memory: every extent and every allocated range takes one node from
- * the slab in @c nodes (objects of at least sizeof(struct
- * kmm_vaspace_node) bytes, aligned to _Alignof(struct kmm_vaspace_node)).
- * A call takes every node it may need before it changes anything: alloc
- * and claim need at most two (one extent split in three), add_window at
- * most one, free and free_all none. So KMM_ENOMEM always means nothing
- * changed; the caller adds memory to the slab and retries.
+ * Node memory: every range and every window takes one node from the slab
+ * in @c nodes (objects of at least sizeof(struct kmm_vaspace_node) bytes,
+ * aligned to _Alignof(struct kmm_vaspace_node); 64-byte aligned objects
+ * keep all a descent reads of a node in one cache line). A call takes
+ * every node it may need before it changes anything: alloc and claim need
+ * exactly one, add_window one unless the window is adjacent to another,
+ * free and free_all none. So KMM_ENOMEM always means nothing changed; the
+ * caller adds memory to the slab and retries.
  *
  * Locking: with a port, every call runs under the port lock (the lock is
  * not taken recursively: do not call in with it held). With a NULL port
@@ -68,17 +73,9 @@
 
 /**
  * Alignment classes cached per node: 2^1 .. 2^19 granules (8 KiB .. 2 GiB
- * with a 4 KiB granule) are found in O(log n). A node is 128 bytes on a
- * 64-bit machine.
+ * with a 4 KiB granule) are found in O(log n).
  */
 #define KMM_VASPACE_ALIGN_CLASSES 19
-
-/**
- * Class values saturate at this many granules (8 TiB with a 4 KiB
- * granule): a request up to it is found in O(log n), a larger one still
- * exactly but with the cached values only pruning the search.
- */
-#define KMM_VASPACE_FIT_SAT ((uint32_t)1 << 31)
 
 /** Largest granule a vaspace accepts (keeps every class below 2^64). */
 #define KMM_VASPACE_MAX_GRANULE ((uint64_t)1 << 32)
@@ -89,47 +86,65 @@
  */
 #define KMM_VASPACE_FIT_LANES (KMM_VASPACE_ALIGN_CLASSES + 1)
 
-/** Cached fit of a free-tree subtree (internal to vaspace.c). */
-struct kmm_vaspace_fit {
-	/**
-	 * [j]: largest range in the subtree that starts on a boundary of
-	 * 2^j granules inside one extent ([0]: the largest extent), in
-	 * granules, saturated at KMM_VASPACE_FIT_SAT.
-	 */
-	uint32_t max_room[KMM_VASPACE_FIT_LANES];
-	/**
-	 * log2 of the granule, the unit of @c max_room (the tree's
-	 * callbacks see only nodes, so each node carries it).
-	 */
-	uint8_t granule_shift;
-	/**
-	 * Number of leading lanes with room; @c max_room is 0 from there
-	 * on (the room only shrinks as the alignment grows).
-	 */
-	uint8_t lanes;
-};
+/**
+ * Lanes 1 .. KMM_VASPACE_NEAR_LANES keep their shortfall in a byte, in
+ * the node's first cache line (their shortfall is below 2^j <= 256).
+ */
+#define KMM_VASPACE_NEAR_LANES 8
+
+/** Lanes above KMM_VASPACE_NEAR_LANES, kept in 32 bits each. */
+#define KMM_VASPACE_FAR_LANES \
+	(KMM_VASPACE_FIT_LANES - 1 - KMM_VASPACE_NEAR_LANES)
 
 /**
- * One node: a free extent or an allocated range. Private to vaspace.c;
- * public only so that callers can size the node slab.
+ * The far lanes saturate at this many granules (16 TiB with a 4 KiB
+ * granule): a request up to it is found in O(log n), a larger one with a
+ * far alignment still exactly, but with those lanes only pruning.
+ */
+#define KMM_VASPACE_FAR_SAT UINT32_MAX
+
+/**
+ * One node: a range, or a window's sentinel (@c end == @c base), with the
+ * free gap after it. Private to vaspace.c; public only so that callers
+ * can size the node slab. The first 64 bytes are all a descent reads.
  */
 struct kmm_vaspace_node {
-	struct kmm_rb_node rb; /**< Link in the free or the allocated tree. */
-	kmm_vaddr_t base; /**< First address of the extent or range. */
-	uint64_t size; /**< Bytes; for a range, without its guard. */
-	union {
-		/** Free extents: the subtree's cached fit. */
-		struct kmm_vaspace_fit fit;
-		/** Allocated ranges: owner and the owner's list. */
-		struct {
-			/** Previous range of the same owner, or NULL. */
-			struct kmm_vaspace_node *prev;
-			/** Next range of the same owner, or NULL. */
-			struct kmm_vaspace_node *next;
-			/** Owner of the range. */
-			kmm_owner_t owner;
-		} used;
-	};
+	struct kmm_rb_node rb; /**< Link in the tree, by base. */
+	kmm_vaddr_t base; /**< First address of the range. */
+	/**
+	 * First address after the range and its guard, where the gap
+	 * starts (0 if that is 2^64); @c base for a sentinel.
+	 */
+	kmm_vaddr_t end;
+	/** Free bytes from @c end to the next node or the window's end. */
+	uint64_t gap;
+	/** Subtree: the largest gap, in granules. */
+	uint64_t room;
+	/**
+	 * Subtree, lanes j = 1 .. KMM_VASPACE_NEAR_LANES at [j - 1]: @c room
+	 * minus the largest room (granules) that starts on a boundary of
+	 * 2^j granules inside one gap.
+	 */
+	uint8_t near_short[KMM_VASPACE_NEAR_LANES];
+	/**
+	 * Subtree, lanes j above KMM_VASPACE_NEAR_LANES at
+	 * [j - 1 - NEAR_LANES]: the largest room (granules) that starts on a
+	 * boundary of 2^j granules inside one gap, saturated at
+	 * KMM_VASPACE_FAR_SAT. Kept as values, so that a change of @c room
+	 * leaves this second cache line alone.
+	 */
+	uint32_t far_room[KMM_VASPACE_FAR_LANES];
+	/** Owner of the range; KMM_OWNER_NONE for a sentinel. */
+	kmm_owner_t owner;
+	/** log2 of the granule (the tree's callbacks see only nodes). */
+	uint8_t granule_shift;
+	/** The owner's list of ranges (ranges only). */
+	struct {
+		/** Previous range of the same owner, or NULL. */
+		struct kmm_vaspace_node *prev;
+		/** Next range of the same owner, or NULL. */
+		struct kmm_vaspace_node *next;
+	} used;
 };
 
 /** One window of the space: [base, last], inclusive. */
@@ -167,8 +182,8 @@ struct kmm_vaspace {
 	unsigned int granule_shift; /**< log2(granule). */
 	uint64_t guard; /**< Guard bytes after each range. */
 	bool identity; /**< Claims only (VA == PA). */
-	struct kmm_rb_root free_tree; /**< Free extents, augmented. */
-	struct kmm_rb_root used_tree; /**< Allocated ranges by address. */
+	/** Ranges and window sentinels by address, augmented. */
+	struct kmm_rb_root tree;
 	unsigned int nr_windows; /**< Windows in use. */
 	/** Disjoint, non-adjacent windows sorted by address. */
 	struct kmm_vaspace_window windows[KMM_VASPACE_MAX_WINDOWS];
@@ -234,7 +249,7 @@ int kmm_vaspace_claim(struct kmm_vaspace *vs, kmm_vaddr_t va, uint64_t size,
 /**
  * Gives back the range [@p va, @p va + @p size), which must be exactly
  * one range allocated or claimed by @p owner, together with its guard.
- * Needs no node and merges the range with free neighbours.
+ * Needs no node: the bytes join the gap before them.
  * @return 0; KMM_EINVAL (NULL @p vs, zero size, bad owner, or @p va and
  *         @p size cover only part of a range or more than one),
  *         KMM_EALIGN, KMM_ERANGE (wraps or leaves the windows), KMM_ENOENT

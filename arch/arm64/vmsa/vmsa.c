@@ -22,14 +22,21 @@
  *            KMM_CONFIG_TLBI_THRESHOLD, then tlb_sync;
  *   make:    write the new entries (splits are built off-line in a fresh
  *            table and linked with one store), free unlinked tables.
+ * One walker, prepare(), checks and counts for every operation; another,
+ * commit_walk(), breaks and makes for unmap and protect and writes what
+ * map and fold write.
  */
 #include "kmm/pages.h"
 #include "util.h"
 #include "vmsa_internal.h"
 
+/* What an operation does (destroy uses OP_NONE). */
+enum op_kind { OP_NONE, OP_MAP, OP_UNMAP, OP_PROTECT, OP_FOLD };
+
 /* One map, unmap, protect or fold call. */
 struct op {
 	struct kmm_vmsa *v;
+	enum op_kind kind;
 	kmm_vaddr_t va, end; /* the range [va, end) */
 	kmm_paddr_t pa; /* map: PA of va */
 	uint64_t bits; /* map, protect: leaf attribute bits */
@@ -58,9 +65,12 @@ static const struct kmm_vmsa *to_cvmsa(const struct kmm_as *as)
 	return kmm_container_of(as, const struct kmm_vmsa, as);
 }
 
+/* kmm_vmsa_init() made sure the port translates PAs. */
 static uint64_t *table_ptr(const struct kmm_vmsa *v, kmm_paddr_t pa)
 {
-	return kmm_port_pa_to_ptr(v->as.port, pa);
+	const struct kmm_port *port = v->as.port;
+
+	return port->pa_to_ptr(port->cookie, pa);
 }
 
 static unsigned int table_order(const struct kmm_vmsa *v)
@@ -103,11 +113,12 @@ static void clean(const struct op *o, const void *p, size_t size)
 		port->clean_range(port->cookie, p, size);
 }
 
-/* Writes one descriptor of a table the walker may be using. */
-static void store_live(const struct op *o, uint64_t *p, uint64_t d)
+/* Writes one descriptor; @live: of a table the walker may be using. */
+static void put(const struct op *o, uint64_t *p, uint64_t d, bool live)
 {
 	store(p, d);
-	clean(o, p, sizeof(*p));
+	if (live)
+		clean(o, p, sizeof(*p));
 }
 
 /* ---- TLB batch ---------------------------------------------------------- */
@@ -315,46 +326,6 @@ static kmm_paddr_t pa_at(const struct op *o, kmm_vaddr_t va)
 	return o->pa + (va - o->va);
 }
 
-/* Tables needed to map the request's part of the empty entry at @e. */
-static size_t need_empty(const struct op *o, unsigned int level, kmm_vaddr_t e)
-{
-	struct span s;
-	size_t n = 1;
-
-	if (leaf_fits(o, level, e, pa_at(o, e)))
-		return 0;
-	if (level + 1 == KMM_VMSA_LAST_LEVEL)
-		return 1;
-	span_of(o, level + 1, e, table_entries(o->g), &s);
-	for (size_t i = s.first; i <= s.last; i++)
-		n += need_empty(o, level + 1, entry_va(&s, i));
-	return n;
-}
-
-/*
- * Tables needed to split the block at @e (@level) so that both ends of
- * the request fall on leaves: one table per level down to where the ends
- * are aligned, for each end.
- */
-static size_t need_split(const struct op *o, unsigned int level, kmm_vaddr_t e)
-{
-	unsigned int cshift = vmsa_level_shift(o->g, level + 1);
-	kmm_vaddr_t s = kmm_max_u64(e, o->va);
-	kmm_vaddr_t t = kmm_min_u64(e + (1ull << vmsa_level_shift(o->g, level)),
-				    o->end);
-	kmm_vaddr_t c1 = kmm_align_down(s, 1ull << cshift);
-	kmm_vaddr_t c2 = kmm_align_down(t - 1, 1ull << cshift);
-	size_t n = 1;
-
-	if (level + 1 == KMM_VMSA_LAST_LEVEL)
-		return 1;
-	if (!covers(o, c1, cshift))
-		n += need_split(o, level + 1, c1);
-	if (c2 != c1 && !covers(o, c2, cshift))
-		n += need_split(o, level + 1, c2);
-	return n;
-}
-
 /*
  * Fills a fresh table with the leaves that map exactly what the block
  * @d at @level mapped, one level down. Returns the table's PA.
@@ -379,41 +350,69 @@ static kmm_paddr_t expand(struct op *o, uint64_t d, unsigned int level)
 static void link_table(struct op *o, uint64_t *p, kmm_paddr_t pa, bool live)
 {
 	clean(o, table_ptr(o->v, pa), (size_t)1 << vmsa_g(o->g));
-	if (live)
-		store_live(o, p, table_desc(pa));
-	else
-		store(p, table_desc(pa));
+	put(o, p, table_desc(pa), live);
 }
 
-/* ---- map ------------------------------------------------------------------ */
+/* ---- prepare -------------------------------------------------------------- */
 
-static int map_prepare(struct op *o, uint64_t *t, unsigned int level,
-		       kmm_vaddr_t base, size_t n)
+/*
+ * Prepare pass of every operation: checks the request against the tables
+ * and counts the tables the commit needs. Map wants no leaf in range,
+ * protect every entry in range valid, unmap something mapped (o->found).
+ * A table the commit will create is walked as @t NULL with every entry
+ * @fill: invalid below an empty entry, a leaf below a block to split.
+ */
+static int prepare(struct op *o, const uint64_t *t, uint64_t fill,
+		   unsigned int level, kmm_vaddr_t base, size_t n)
 {
 	struct span s;
 
 	span_of(o, level, base, n, &s);
 	for (size_t i = s.first; i <= s.last; i++) {
-		uint64_t d = load(&t[i]);
+		uint64_t d = t ? load(&t[i]) : fill;
 		kmm_vaddr_t e = entry_va(&s, i);
+		bool full = covers(o, e, s.shift);
 		int ret;
 
 		if (!(d & VMSA_VALID)) {
-			o->need += need_empty(o, level, e);
+			if (o->kind == OP_PROTECT)
+				return KMM_ENOENT;
+			if (o->kind != OP_MAP ||
+			    leaf_fits(o, level, e, pa_at(o, e)))
+				continue;
+		} else if (is_table(d, level)) {
+			if (o->kind == OP_UNMAP && full) {
+				o->found = true; /* tables are never empty */
+				continue;
+			}
+			ret = prepare(o, child_of(o, d), 0, level + 1, e,
+				      table_entries(o->g));
+			if (ret)
+				return ret;
 			continue;
-		}
-		if (!is_table(d, level))
+		} else if (o->kind == OP_MAP) {
 			return KMM_EEXIST;
-		ret = map_prepare(o, child_of(o, d), level + 1, e,
-				  table_entries(o->g));
-		if (ret)
-			return ret;
+		} else {
+			o->found = true;
+			if (full || (o->kind == OP_PROTECT &&
+				     (d & VMSA_ATTR_MASK) == o->bits))
+				continue;
+			/* The split table's leaves, blocks to the walker. */
+			d = (d & ~VMSA_TYPE_MASK) | VMSA_TYPE_BLOCK;
+		}
+		/* A new table: the empty entry's or the split block's. */
+		o->need++;
+		if (level + 1 < KMM_VMSA_LAST_LEVEL)
+			prepare(o, NULL, d, level + 1, e, table_entries(o->g));
 	}
 	return KMM_OK;
 }
 
-static void map_fill_pages(struct op *o, uint64_t *t, const struct span *s,
-			   bool live)
+/* ---- commit --------------------------------------------------------------- */
+
+/* Map at the last level: one run of page descriptors. */
+static void map_pages(struct op *o, uint64_t *t, const struct span *s,
+		      bool live)
 {
 	kmm_vaddr_t e = entry_va(s, s->first);
 	uint64_t d = pa_at(o, e) | o->bits | VMSA_TYPE_PAGE;
@@ -424,72 +423,6 @@ static void map_fill_pages(struct op *o, uint64_t *t, const struct span *s,
 	o->v->leaf_writes += s->last - s->first + 1;
 	if (live)
 		clean(o, &t[s->first], (s->last - s->first + 1) * sizeof(*t));
-}
-
-/* Writes the request into @t, whose entries in range are invalid or
- * tables (map_prepare() checked); takes new tables from the spares. */
-static void map_fill(struct op *o, uint64_t *t, unsigned int level,
-		     kmm_vaddr_t base, size_t n, bool live)
-{
-	struct span s;
-
-	span_of(o, level, base, n, &s);
-	if (level == KMM_VMSA_LAST_LEVEL) {
-		map_fill_pages(o, t, &s, live);
-		return;
-	}
-	for (size_t i = s.first; i <= s.last; i++) {
-		kmm_vaddr_t e = entry_va(&s, i);
-		uint64_t d = load(&t[i]);
-		kmm_paddr_t cpa;
-
-		if (!(d & VMSA_VALID) && leaf_fits(o, level, e, pa_at(o, e))) {
-			d = pa_at(o, e) | o->bits | VMSA_TYPE_BLOCK;
-			if (live)
-				store_live(o, &t[i], d);
-			else
-				store(&t[i], d);
-			o->v->leaf_writes++;
-			continue;
-		}
-		if (d & VMSA_VALID) {
-			map_fill(o, child_of(o, d), level + 1, e,
-				 table_entries(o->g), live);
-			continue;
-		}
-		cpa = take_spare(o);
-		map_fill(o, table_ptr(o->v, cpa), level + 1, e,
-			 table_entries(o->g), false);
-		link_table(o, &t[i], cpa, live);
-	}
-}
-
-/* ---- unmap ---------------------------------------------------------------- */
-
-static void unmap_prepare(struct op *o, uint64_t *t, unsigned int level,
-			  kmm_vaddr_t base, size_t n)
-{
-	struct span s;
-
-	span_of(o, level, base, n, &s);
-	for (size_t i = s.first; i <= s.last; i++) {
-		uint64_t d = load(&t[i]);
-		kmm_vaddr_t e = entry_va(&s, i);
-
-		if (!(d & VMSA_VALID))
-			continue;
-		if (is_table(d, level)) {
-			if (covers(o, e, s.shift))
-				o->found = true; /* tables are never empty */
-			else
-				unmap_prepare(o, child_of(o, d), level + 1, e,
-					      table_entries(o->g));
-			continue;
-		}
-		o->found = true;
-		if (!covers(o, e, s.shift))
-			o->need += need_split(o, level, e);
-	}
 }
 
 /* Invalidates every translation below the unlinked table @t and queues
@@ -533,195 +466,12 @@ static bool table_empty(const uint64_t *t, size_t n)
 	return true;
 }
 
-static void unmap_break(struct op *o, uint64_t *t, unsigned int level,
-			kmm_vaddr_t base, size_t n, bool live);
-
-/* Splits the block @d under entry @p off-line, removes the request from
- * the new table and links it. */
-static void unmap_split(struct op *o, uint64_t *p, uint64_t d,
-			unsigned int level, kmm_vaddr_t e, bool live)
+/* What protect writes for the valid or broken leaf @d: unmap writes 0. */
+static uint64_t new_leaf(const struct op *o, uint64_t d)
 {
-	kmm_paddr_t cpa = expand(o, d, level);
-
-	unmap_break(o, table_ptr(o->v, cpa), level + 1, e, table_entries(o->g),
-		    false);
-	link_table(o, p, cpa, live);
-}
-
-/*
- * Break pass of unmap: clears leaves and tables the request covers,
- * breaks blocks it covers in part (live) or splits them at once (a table
- * the walker cannot reach yet).
- */
-static void unmap_break(struct op *o, uint64_t *t, unsigned int level,
-			kmm_vaddr_t base, size_t n, bool live)
-{
-	struct span s;
-
-	span_of(o, level, base, n, &s);
-	for (size_t i = s.first; i <= s.last; i++) {
-		uint64_t d = load(&t[i]);
-		kmm_vaddr_t e = entry_va(&s, i);
-		uint64_t size = 1ull << s.shift;
-		bool full = covers(o, e, s.shift);
-
-		if (!(d & VMSA_VALID))
-			continue;
-		if (is_table(d, level)) {
-			uint64_t *c = child_of(o, d);
-
-			if (!full) {
-				unmap_break(o, c, level + 1, e,
-					    table_entries(o->g), live);
-				if (!table_empty(c, table_entries(o->g)))
-					continue;
-			}
-			store_live(o, &t[i], 0);
-			if (live)
-				inval(o, e, size, false);
-			drop_table(o, d & vmsa_table_mask(o->g), level + 1, e,
-				   live);
-			continue;
-		}
-		if (full) {
-			if (live) {
-				store_live(o, &t[i], 0);
-				inval(o, e, size, true);
-			} else {
-				store(&t[i], 0);
-			}
-			continue;
-		}
-		if (!live) {
-			unmap_split(o, &t[i], d, level, e, false);
-			continue;
-		}
-		store_live(o, &t[i], d & ~VMSA_VALID);
-		inval(o, e, size, true);
-		o->broken++;
-	}
-}
-
-/* Make pass of unmap: replaces each broken block by its split table. */
-static void unmap_make(struct op *o, uint64_t *t, unsigned int level,
-		       kmm_vaddr_t base, size_t n)
-{
-	struct span s;
-
-	span_of(o, level, base, n, &s);
-	for (size_t i = s.first; i <= s.last && o->broken; i++) {
-		uint64_t d = load(&t[i]);
-		kmm_vaddr_t e = entry_va(&s, i);
-
-		if (d & VMSA_VALID) {
-			if (is_table(d, level))
-				unmap_make(o, child_of(o, d), level + 1, e,
-					   table_entries(o->g));
-		} else if (d != 0) {
-			unmap_split(o, &t[i], d | VMSA_VALID, level, e, true);
-			o->broken--;
-		}
-	}
-}
-
-/* ---- protect -------------------------------------------------------------- */
-
-static int protect_prepare(struct op *o, uint64_t *t, unsigned int level,
-			   kmm_vaddr_t base, size_t n)
-{
-	struct span s;
-
-	span_of(o, level, base, n, &s);
-	for (size_t i = s.first; i <= s.last; i++) {
-		uint64_t d = load(&t[i]);
-		kmm_vaddr_t e = entry_va(&s, i);
-		int ret;
-
-		if (!(d & VMSA_VALID))
-			return KMM_ENOENT;
-		if (is_table(d, level)) {
-			ret = protect_prepare(o, child_of(o, d), level + 1, e,
-					      table_entries(o->g));
-			if (ret)
-				return ret;
-		} else if (!covers(o, e, s.shift) &&
-			   (d & VMSA_ATTR_MASK) != o->bits) {
-			o->need += need_split(o, level, e);
-		}
-	}
-	return KMM_OK;
-}
-
-static void protect_break(struct op *o, uint64_t *t, unsigned int level,
-			  kmm_vaddr_t base, size_t n, bool live);
-
-static void protect_split(struct op *o, uint64_t *p, uint64_t d,
-			  unsigned int level, kmm_vaddr_t e, bool live)
-{
-	kmm_paddr_t cpa = expand(o, d, level);
-
-	protect_break(o, table_ptr(o->v, cpa), level + 1, e,
-		      table_entries(o->g), false);
-	link_table(o, p, cpa, live);
-}
-
-static void protect_break(struct op *o, uint64_t *t, unsigned int level,
-			  kmm_vaddr_t base, size_t n, bool live)
-{
-	struct span s;
-
-	span_of(o, level, base, n, &s);
-	for (size_t i = s.first; i <= s.last; i++) {
-		uint64_t d = load(&t[i]);
-		kmm_vaddr_t e = entry_va(&s, i);
-		uint64_t nd = (d & ~VMSA_ATTR_MASK) | o->bits;
-
-		if (is_table(d, level)) {
-			protect_break(o, child_of(o, d), level + 1, e,
-				      table_entries(o->g), live);
-			continue;
-		}
-		if (nd == d)
-			continue;
-		if (live) {
-			store_live(o, &t[i], d & ~VMSA_VALID);
-			inval(o, e, 1ull << s.shift, true);
-			o->broken++;
-		} else if (covers(o, e, s.shift)) {
-			store(&t[i], nd);
-			o->v->leaf_writes++;
-		} else {
-			protect_split(o, &t[i], d, level, e, false);
-		}
-	}
-}
-
-static void protect_make(struct op *o, uint64_t *t, unsigned int level,
-			 kmm_vaddr_t base, size_t n)
-{
-	struct span s;
-
-	span_of(o, level, base, n, &s);
-	for (size_t i = s.first; i <= s.last && o->broken; i++) {
-		uint64_t d = load(&t[i]);
-		kmm_vaddr_t e = entry_va(&s, i);
-
-		if (d & VMSA_VALID) {
-			if (is_table(d, level))
-				protect_make(o, child_of(o, d), level + 1, e,
-					     table_entries(o->g));
-			continue;
-		}
-		/* The range is fully mapped: an invalid entry is broken. */
-		d |= VMSA_VALID;
-		if (covers(o, e, s.shift)) {
-			store_live(o, &t[i], (d & ~VMSA_ATTR_MASK) | o->bits);
-			o->v->leaf_writes++;
-		} else {
-			protect_split(o, &t[i], d, level, e, true);
-		}
-		o->broken--;
-	}
+	if (o->kind == OP_UNMAP)
+		return 0;
+	return (d & ~VMSA_ATTR_MASK) | o->bits;
 }
 
 /* ---- fold ----------------------------------------------------------------- */
@@ -749,50 +499,162 @@ static bool foldable(const struct op *o, const uint64_t *c, unsigned int level,
 	return true;
 }
 
-static void fold_walk(struct op *o, uint64_t *t, unsigned int level,
-		      kmm_vaddr_t base, size_t n)
+/* Replaces the table @d under @p at @level by one block when foldable()
+ * allows: break, invalidate its leaves and the walk, make, free. */
+static void fold_entry(struct op *o, uint64_t *p, uint64_t d,
+		       unsigned int level, kmm_vaddr_t e)
 {
+	unsigned int cshift = vmsa_level_shift(o->g, level + 1);
+	uint64_t block;
+
+	if (!o->blocks || !vmsa_block_level(o->g, level) ||
+	    !foldable(o, child_of(o, d), level + 1, &block))
+		return;
+	put(o, p, 0, true);
+	for (size_t j = 0; j < table_entries(o->g) && !o->tlbi_all; j++)
+		inval(o, e + ((uint64_t)j << cshift), 1ull << cshift, true);
+	inval(o, e, 1ull << vmsa_level_shift(o->g, level), false);
+	sync(o);
+	put(o, p, block, true);
+	o->v->leaf_writes++;
+	queue_dead(o, d & vmsa_table_mask(o->g));
+	free_chain(o, &o->dead);
+	o->folded++;
+}
+
+/* How commit_walk() runs: on a table the walker cannot reach yet, on the
+ * live tables, or as the make pass of unmap and protect (live). */
+enum pass { PASS_OFFLINE, PASS_LIVE, PASS_MAKE };
+
+static void commit_walk(struct op *o, uint64_t *t, unsigned int level,
+			kmm_vaddr_t base, size_t n, enum pass pass);
+
+/* Maps the request's part of the invalid entry @p at @level: a block, or
+ * a new table filled off-line and linked. */
+static void map_entry(struct op *o, uint64_t *p, unsigned int level,
+		      kmm_vaddr_t e, bool live)
+{
+	kmm_paddr_t cpa;
+
+	if (leaf_fits(o, level, e, pa_at(o, e))) {
+		put(o, p, pa_at(o, e) | o->bits | VMSA_TYPE_BLOCK, live);
+		o->v->leaf_writes++;
+		return;
+	}
+	cpa = take_spare(o);
+	commit_walk(o, table_ptr(o->v, cpa), level + 1, e, table_entries(o->g),
+		    PASS_OFFLINE);
+	link_table(o, p, cpa, live);
+}
+
+/* Splits the block @d under entry @p off-line, applies the request to the
+ * new table and links it. */
+static void split_block(struct op *o, uint64_t *p, uint64_t d,
+			unsigned int level, kmm_vaddr_t e, bool live)
+{
+	kmm_paddr_t cpa = expand(o, d, level);
+
+	commit_walk(o, table_ptr(o->v, cpa), level + 1, e, table_entries(o->g),
+		    PASS_OFFLINE);
+	link_table(o, p, cpa, live);
+}
+
+/*
+ * Commit pass of map and fold, break and make passes of unmap and protect.
+ *
+ * Map writes the request into the invalid entries in range (prepare()
+ * found no leaf there), building new tables off-line from the spares.
+ * Fold tries each table in range after its sub-tables.
+ *
+ * Break: unmap clears the leaves and tables the request covers and the
+ * tables it empties; protect skips the leaves that keep their attributes.
+ * Every other leaf in range is broken (live: the make pass finishes it
+ * after the TLB sync) or, in a table the walker cannot reach yet,
+ * rewritten or split at once.
+ *
+ * Make (PASS_MAKE): protect rewrites each broken leaf the request covers; a
+ * broken block it covers in part (unmap breaks no other) is replaced by
+ * its split table.
+ */
+static void commit_walk(struct op *o, uint64_t *t, unsigned int level,
+			kmm_vaddr_t base, size_t n, enum pass pass)
+{
+	bool live = pass != PASS_OFFLINE, make = pass == PASS_MAKE;
 	struct span s;
 
 	span_of(o, level, base, n, &s);
-	for (size_t i = s.first; i <= s.last; i++) {
+	if (o->kind == OP_MAP && level == KMM_VMSA_LAST_LEVEL) {
+		map_pages(o, t, &s, live);
+		return;
+	}
+	for (size_t i = s.first; i <= s.last && (!make || o->broken); i++) {
 		uint64_t d = load(&t[i]);
 		kmm_vaddr_t e = entry_va(&s, i);
-		unsigned int cshift = vmsa_level_shift(o->g, level + 1);
-		kmm_paddr_t cpa = d & vmsa_table_mask(o->g);
-		uint64_t block;
+		uint64_t size = 1ull << s.shift;
+		bool full = covers(o, e, s.shift);
+		bool clear = o->kind == OP_UNMAP && full;
+		uint64_t nd = new_leaf(o, d);
 
-		if (!(d & VMSA_VALID) || !is_table(d, level))
+		if (!(d & VMSA_VALID)) {
+			if (o->kind == OP_MAP) {
+				map_entry(o, &t[i], level, e, live);
+			} else if (make && d != 0) {
+				if (full) {
+					put(o, &t[i], nd | VMSA_VALID, true);
+					o->v->leaf_writes++;
+				} else {
+					split_block(o, &t[i], d | VMSA_VALID,
+						    level, e, true);
+				}
+				o->broken--;
+			}
 			continue;
-		fold_walk(o, child_of(o, d), level + 1, e, table_entries(o->g));
-		if (!o->blocks || !vmsa_block_level(o->g, level) ||
-		    !foldable(o, child_of(o, d), level + 1, &block))
+		}
+		if (is_table(d, level)) {
+			uint64_t *c = child_of(o, d);
+
+			if (!clear) {
+				commit_walk(o, c, level + 1, e,
+					    table_entries(o->g), pass);
+				if (o->kind == OP_FOLD)
+					fold_entry(o, &t[i], d, level, e);
+				if (make || o->kind != OP_UNMAP ||
+				    !table_empty(c, table_entries(o->g)))
+					continue;
+			}
+			put(o, &t[i], 0, true);
+			if (live)
+				inval(o, e, size, false);
+			drop_table(o, d & vmsa_table_mask(o->g), level + 1, e,
+				   live);
 			continue;
-		/* Break the table, invalidate its leaves and the walk, make
-		 * the block, then free the table. */
-		store_live(o, &t[i], 0);
-		for (size_t j = 0; j < table_entries(o->g) && !o->tlbi_all; j++)
-			inval(o, e + ((uint64_t)j << cshift), 1ull << cshift,
-			      true);
-		inval(o, e, 1ull << s.shift, false);
-		sync(o);
-		store_live(o, &t[i], block);
-		o->v->leaf_writes++;
-		queue_dead(o, cpa);
-		free_chain(o, &o->dead);
-		o->folded++;
+		}
+		if (make || o->kind == OP_FOLD || nd == d)
+			continue;
+		if (!live && !full) {
+			split_block(o, &t[i], d, level, e, false);
+			continue;
+		}
+		put(o, &t[i], live && !clear ? d & ~VMSA_VALID : nd, live);
+		if (live) {
+			inval(o, e, size, true);
+			o->broken += !clear;
+		} else {
+			o->v->leaf_writes += o->kind == OP_PROTECT;
+		}
 	}
 }
 
 /* ---- operations ----------------------------------------------------------- */
 
-static void op_init(struct op *o, struct kmm_vmsa *v, kmm_vaddr_t va,
-		    uint64_t size)
+static void op_init(struct op *o, struct kmm_vmsa *v, enum op_kind kind,
+		    kmm_vaddr_t va, uint64_t size)
 {
 	const struct kmm_port *port = v->as.port;
 
 	kmm_memzero(o, sizeof(*o));
 	o->v = v;
+	o->kind = kind;
 	o->va = va;
 	o->end = va + size;
 	o->g = vmsa_g(v->cfg.granule_shift);
@@ -809,6 +671,14 @@ static uint64_t *root(const struct kmm_vmsa *v)
 	return table_ptr(v, v->root_pa);
 }
 
+/* commit_walk() over the whole root. */
+static void commit_root(struct op *o, enum pass pass)
+{
+	struct kmm_vmsa *v = o->v;
+
+	commit_walk(o, root(v), v->start_level, 0, v->root_entries, pass);
+}
+
 static uint64_t largest_block(const struct kmm_vmsa *v)
 {
 	unsigned int g = vmsa_g(v->cfg.granule_shift);
@@ -823,8 +693,8 @@ static int fold_range(struct kmm_vmsa *v, kmm_vaddr_t va, uint64_t size)
 {
 	struct op o;
 
-	op_init(&o, v, va, size);
-	fold_walk(&o, root(v), v->start_level, 0, v->root_entries);
+	op_init(&o, v, OP_FOLD, va, size);
+	commit_root(&o, PASS_LIVE);
 	return o.folded;
 }
 
@@ -841,86 +711,71 @@ static void auto_fold(struct kmm_vmsa *v, kmm_vaddr_t va, uint64_t size)
 	fold_range(v, lo, hi - lo);
 }
 
+/*
+ * Runs the map, unmap or protect @o after op_init(): checks, prepares and
+ * takes every table first (a failure changes nothing), then commits.
+ */
+static int run(struct op *o, kmm_attr_t attr)
+{
+	struct kmm_vmsa *v = o->v;
+	int ret = KMM_OK;
+
+	if (o->kind != OP_UNMAP)
+		ret = kmm_vmsa_attr_bits(&v->cfg, attr, &o->bits);
+	if (!ret)
+		ret = prepare(o, root(v), 0, v->start_level, 0,
+			      v->root_entries);
+	if (!ret && o->kind == OP_UNMAP && !o->found)
+		ret = KMM_ENOENT;
+	if (!ret)
+		ret = alloc_spares(o);
+	if (ret)
+		return ret;
+	commit_root(o, PASS_LIVE);
+	o->dirty |= o->kind == OP_MAP; /* map: publish the new entries */
+	sync(o);
+	free_chain(o, &o->dead);
+	if (o->broken) {
+		commit_root(o, PASS_MAKE);
+		publish(o);
+	}
+	free_chain(o, &o->spare);
+	if (o->kind != OP_UNMAP)
+		auto_fold(v, o->va, o->end - o->va);
+	return KMM_OK;
+}
+
 static int vmsa_map(struct kmm_as *as, kmm_vaddr_t va, kmm_paddr_t pa,
 		    size_t size, kmm_attr_t attr)
 {
 	struct kmm_vmsa *v = to_vmsa(as);
 	uint64_t oa_end = 1ull << v->cfg.oa_bits;
 	struct op o;
-	int ret;
 
 	if (!kmm_is_aligned(pa, 1ull << vmsa_g(v->cfg.granule_shift)))
 		return KMM_EALIGN;
 	if (pa >= oa_end || size > oa_end - pa)
 		return KMM_ERANGE;
-	op_init(&o, v, va, size);
+	op_init(&o, v, OP_MAP, va, size);
 	o.pa = pa;
-	ret = kmm_vmsa_attr_bits(&v->cfg, attr, &o.bits);
-	if (ret)
-		return ret;
-	ret = map_prepare(&o, root(v), v->start_level, 0, v->root_entries);
-	if (ret)
-		return ret;
-	ret = alloc_spares(&o);
-	if (ret)
-		return ret;
-	map_fill(&o, root(v), v->start_level, 0, v->root_entries, true);
-	publish(&o);
-	free_chain(&o, &o.spare);
-	auto_fold(v, va, size);
-	return KMM_OK;
+	return run(&o, attr);
 }
 
 static int vmsa_unmap(struct kmm_as *as, kmm_vaddr_t va, size_t size)
 {
-	struct kmm_vmsa *v = to_vmsa(as);
 	struct op o;
-	int ret;
 
-	op_init(&o, v, va, size);
-	unmap_prepare(&o, root(v), v->start_level, 0, v->root_entries);
-	if (!o.found)
-		return KMM_ENOENT;
-	ret = alloc_spares(&o);
-	if (ret)
-		return ret;
-	unmap_break(&o, root(v), v->start_level, 0, v->root_entries, true);
-	sync(&o);
-	free_chain(&o, &o.dead);
-	if (o.broken) {
-		unmap_make(&o, root(v), v->start_level, 0, v->root_entries);
-		publish(&o);
-	}
-	free_chain(&o, &o.spare);
-	return KMM_OK;
+	op_init(&o, to_vmsa(as), OP_UNMAP, va, size);
+	return run(&o, 0);
 }
 
 static int vmsa_protect(struct kmm_as *as, kmm_vaddr_t va, size_t size,
 			kmm_attr_t attr)
 {
-	struct kmm_vmsa *v = to_vmsa(as);
 	struct op o;
-	int ret;
 
-	op_init(&o, v, va, size);
-	ret = kmm_vmsa_attr_bits(&v->cfg, attr, &o.bits);
-	if (ret)
-		return ret;
-	ret = protect_prepare(&o, root(v), v->start_level, 0, v->root_entries);
-	if (ret)
-		return ret;
-	ret = alloc_spares(&o);
-	if (ret)
-		return ret;
-	protect_break(&o, root(v), v->start_level, 0, v->root_entries, true);
-	sync(&o);
-	if (o.broken) {
-		protect_make(&o, root(v), v->start_level, 0, v->root_entries);
-		publish(&o);
-	}
-	free_chain(&o, &o.spare);
-	auto_fold(v, va, size);
-	return KMM_OK;
+	op_init(&o, to_vmsa(as), OP_PROTECT, va, size);
+	return run(&o, attr);
 }
 
 static int vmsa_query(const struct kmm_as *as, kmm_vaddr_t va, kmm_paddr_t *pa,
@@ -967,7 +822,7 @@ static int vmsa_destroy(struct kmm_as *as)
 	uint64_t *t = root(v);
 	struct op o;
 
-	op_init(&o, v, 0, 1ull << v->cfg.va_bits);
+	op_init(&o, v, OP_NONE, 0, 1ull << v->cfg.va_bits);
 	/* One flush of the whole ASID/VMID covers every entry. */
 	o.tlbi_all = true;
 	o.dirty = true;
@@ -977,7 +832,7 @@ static int vmsa_destroy(struct kmm_as *as)
 		if (is_table(d, v->start_level))
 			drop_table(&o, d & vmsa_table_mask(o.g),
 				   v->start_level + 1, 0, false);
-		store_live(&o, &t[i], 0);
+		put(&o, &t[i], 0, true);
 	}
 	sync(&o);
 	free_chain(&o, &o.dead);
@@ -1007,20 +862,25 @@ static const char *const mt_names[KMM_MT_COUNT] = {
 	[KMM_MT_DEVICE_NGNRE] = "device-ngnre",
 };
 
+/* The letters after 'r' of a run's permissions, '-' when clear. */
+static const struct {
+	kmm_attr_t flag;
+	char letter;
+} perm_letters[] = {
+	{ KMM_ATTR_W, 'w' },  { KMM_ATTR_X, 'x' },  { KMM_ATTR_USER, 'u' },
+	{ KMM_ATTR_NG, 'g' }, { KMM_ATTR_NS, 'n' },
+};
+
 static void run_flush(const struct kmm_vmsa *v, struct run *r)
 {
-	char perm[8];
-	size_t k = 0;
+	char perm[8] = "r";
 
 	if (r->count == 0)
 		return;
-	perm[k++] = 'r';
-	perm[k++] = (r->attr & KMM_ATTR_W) ? 'w' : '-';
-	perm[k++] = (r->attr & KMM_ATTR_X) ? 'x' : '-';
-	perm[k++] = (r->attr & KMM_ATTR_USER) ? 'u' : '-';
-	perm[k++] = (r->attr & KMM_ATTR_NG) ? 'g' : '-';
-	perm[k++] = (r->attr & KMM_ATTR_NS) ? 'n' : '-';
-	perm[k] = '\0';
+	for (size_t k = 0; k < KMM_ARRAY_SIZE(perm_letters); k++)
+		perm[k + 1] = (r->attr & perm_letters[k].flag) ?
+				      perm_letters[k].letter :
+				      '-';
 	kmm_log(v->as.port, "vmsa: %x-%x -> %x %s %s %u x %x", r->va, r->end,
 		r->pa, perm, mt_names[KMM_ATTR_MT_GET(r->attr)], r->count,
 		r->leaf);
@@ -1209,20 +1069,17 @@ int kmm_vmsa_walk(const struct kmm_vmsa *v, kmm_vaddr_t va,
 
 int kmm_vmsa_fold(struct kmm_vmsa *v, kmm_vaddr_t va, size_t size)
 {
-	struct kmm_as_caps caps;
+	uint64_t va_end, granule;
 	int ret;
 
-	if (v == NULL || v->as.ops == NULL)
+	if (v == NULL || v->as.ops == NULL || size == 0)
 		return KMM_EINVAL;
-	if (size == 0)
-		return KMM_EINVAL;
-	if (kmm_range_wraps(va, size))
+	/* Also refuses every range that wraps: va_end is at most 2^48. */
+	va_end = 1ull << v->cfg.va_bits;
+	if (va >= va_end || size > va_end - va)
 		return KMM_ERANGE;
-	vmsa_caps(&v->as, &caps);
-	if (va >= caps.va_end || size > caps.va_end - va)
-		return KMM_ERANGE;
-	if (!kmm_is_aligned(va, caps.granule) ||
-	    !kmm_is_aligned(size, caps.granule))
+	granule = 1ull << vmsa_g(v->cfg.granule_shift);
+	if (!kmm_is_aligned(va | size, granule))
 		return KMM_EALIGN;
 	kmm_port_lock(v->as.port);
 	ret = fold_range(v, va, size);

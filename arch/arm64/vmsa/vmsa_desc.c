@@ -176,14 +176,62 @@ int kmm_vmsa_geometry(const struct kmm_vmsa_config *cfg,
 	return KMM_OK;
 }
 
-static void encode_exec_el1(kmm_attr_t attr, uint64_t *b)
+/*
+ * Leaf attribute bits of each regime: a row adds @bits when the attribute
+ * bits under @mask equal @value (a row with mask 0 always adds); @forbid
+ * lists the attributes the regime cannot express.
+ */
+struct enc_row {
+	kmm_attr_t mask, value;
+	uint64_t bits;
+};
+
+struct regime_enc {
+	kmm_attr_t forbid;
+	struct enc_row rows[7];
+};
+
+static const struct regime_enc regime_enc[3] = {
+	[KMM_REGIME_EL1] = {
+		.rows = {
+			{ KMM_ATTR_NS, KMM_ATTR_NS, VMSA_NS },
+			{ KMM_ATTR_USER, KMM_ATTR_USER, VMSA_AP_EL0 },
+			{ KMM_ATTR_W, 0, VMSA_AP_RO },
+			{ KMM_ATTR_NG, KMM_ATTR_NG, VMSA_NG },
+			{ KMM_ATTR_X, 0, VMSA_PXN | VMSA_UXN },
+			/* EL0 code is never executable at EL1, EL1 code
+			 * never at EL0. */
+			{ KMM_ATTR_X | KMM_ATTR_USER, KMM_ATTR_X | KMM_ATTR_USER,
+			  VMSA_PXN },
+			{ KMM_ATTR_X | KMM_ATTR_USER, KMM_ATTR_X, VMSA_UXN },
+		},
+	},
+	/* One privilege level: no EL0, no ASID; AP[1] is RES1. */
+	[KMM_REGIME_EL2] = {
+		.forbid = KMM_ATTR_USER | KMM_ATTR_NG,
+		.rows = {
+			{ 0, 0, VMSA_AP_EL0 },
+			{ KMM_ATTR_NS, KMM_ATTR_NS, VMSA_NS },
+			{ KMM_ATTR_W, 0, VMSA_AP_RO },
+			{ KMM_ATTR_X, 0, VMSA_UXN },
+		},
+	},
+	[KMM_REGIME_STAGE2] = {
+		.forbid = KMM_ATTR_USER | KMM_ATTR_NG | KMM_ATTR_NS,
+		.rows = {
+			{ 0, 0, VMSA_S2AP_R },
+			{ KMM_ATTR_W, KMM_ATTR_W, VMSA_S2AP_W },
+			/* XN[1:0] = 0b10: no execution */
+			{ KMM_ATTR_X, 0, VMSA_UXN },
+		},
+	},
+};
+
+/* Per memory type: the AttrIndx (stage 1) or MemAttr (stage 2) value, both
+ * at bits [5:2]. */
+static const uint8_t *memtypes(const struct kmm_vmsa_config *cfg)
 {
-	if (!(attr & KMM_ATTR_X))
-		*b |= VMSA_PXN | VMSA_UXN;
-	else if (attr & KMM_ATTR_USER)
-		*b |= VMSA_PXN; /* EL0 code: never executable at EL1 */
-	else
-		*b |= VMSA_UXN; /* EL1 code: never executable at EL0 */
+	return vmsa_is_s2(cfg) ? s2_memattr : cfg->mair_index;
 }
 
 int kmm_vmsa_attr_bits(const struct kmm_vmsa_config *cfg, kmm_attr_t attr,
@@ -194,50 +242,21 @@ int kmm_vmsa_attr_bits(const struct kmm_vmsa_config *cfg, kmm_attr_t attr,
 	/* Device memory is Outer Shareable whatever SH says; Normal memory
 	 * is mapped Inner Shareable. */
 	uint64_t b = VMSA_AF | VMSA_SH(device ? VMSA_SH_OUTER : VMSA_SH_INNER);
+	const struct regime_enc *r;
 
 	/* Speculative instruction fetch must never reach a device. */
 	if (device && (attr & KMM_ATTR_X))
 		return KMM_ENOTSUP;
-
-	switch (cfg->regime) {
-	case KMM_REGIME_EL1:
-		b |= VMSA_ATTRINDX(cfg->mair_index[mt]);
-		if (attr & KMM_ATTR_NS)
-			b |= VMSA_NS;
-		if (attr & KMM_ATTR_USER)
-			b |= VMSA_AP_EL0;
-		if (!(attr & KMM_ATTR_W))
-			b |= VMSA_AP_RO;
-		if (attr & KMM_ATTR_NG)
-			b |= VMSA_NG;
-		encode_exec_el1(attr, &b);
-		break;
-	case KMM_REGIME_EL2:
-		/* One privilege level: no EL0, no ASID; AP[1] is RES1. */
-		if (attr & (KMM_ATTR_USER | KMM_ATTR_NG))
-			return KMM_ENOTSUP;
-		b |= VMSA_ATTRINDX(cfg->mair_index[mt]) | VMSA_AP_EL0;
-		if (attr & KMM_ATTR_NS)
-			b |= VMSA_NS;
-		if (!(attr & KMM_ATTR_W))
-			b |= VMSA_AP_RO;
-		if (!(attr & KMM_ATTR_X))
-			b |= VMSA_UXN;
-		break;
-	case KMM_REGIME_STAGE2:
-		if (!KMM_CONFIG_VMSA_STAGE2)
-			return KMM_EINVAL;
-		if (attr & (KMM_ATTR_USER | KMM_ATTR_NG | KMM_ATTR_NS))
-			return KMM_ENOTSUP;
-		b |= VMSA_S2_MEMATTR(s2_memattr[mt]) | VMSA_S2AP_R;
-		if (attr & KMM_ATTR_W)
-			b |= VMSA_S2AP_W;
-		if (!(attr & KMM_ATTR_X))
-			b |= VMSA_UXN; /* XN[1:0] = 0b10: no execution */
-		break;
-	default:
+	if (cfg->regime > KMM_REGIME_STAGE2 ||
+	    (cfg->regime == KMM_REGIME_STAGE2 && !KMM_CONFIG_VMSA_STAGE2))
 		return KMM_EINVAL;
-	}
+	r = &regime_enc[cfg->regime];
+	if (attr & r->forbid)
+		return KMM_ENOTSUP;
+	b |= (uint64_t)memtypes(cfg)[mt] << 2;
+	for (unsigned int k = 0; k < KMM_ARRAY_SIZE(r->rows); k++)
+		if ((attr & r->rows[k].mask) == r->rows[k].value)
+			b |= r->rows[k].bits;
 	*bits = b;
 	return KMM_OK;
 }
@@ -250,60 +269,37 @@ int kmm_vmsa_attr_encode(const struct kmm_vmsa *v, kmm_attr_t attr,
 	return kmm_vmsa_attr_bits(&v->cfg, attr, bits);
 }
 
-static int memtype_of_index(const struct kmm_vmsa_config *cfg, unsigned int idx,
-			    kmm_attr_t *attr)
-{
-	for (unsigned int mt = 0; mt < KMM_MT_COUNT; mt++) {
-		if (cfg->mair_index[mt] == idx) {
-			*attr |= KMM_ATTR_MT(mt);
-			return KMM_OK;
-		}
-	}
-	return KMM_EBADDATA;
-}
-
-static int memtype_of_s2(unsigned int memattr, kmm_attr_t *attr)
-{
-	for (unsigned int mt = 0; mt < KMM_MT_COUNT; mt++) {
-		if (s2_memattr[mt] == memattr) {
-			*attr |= KMM_ATTR_MT(mt);
-			return KMM_OK;
-		}
-	}
-	return KMM_EBADDATA;
-}
-
-/* Reads the permissions and memory type out of @d; decode() then checks
- * that encoding them again gives exactly the same bits. */
+/*
+ * Reads the attributes out of @d: each flag a one-flag row of the regime
+ * encodes, and the memory type; decode() then checks that encoding them
+ * again gives exactly the same bits (the encoding is one-to-one).
+ */
 static int guess_attr(const struct kmm_vmsa_config *cfg, uint64_t d,
 		      kmm_attr_t *attr)
 {
+	const struct enc_row *rows;
+	const uint8_t *types = memtypes(cfg);
+	unsigned int field = (unsigned int)(d >> 2) &
+			     (vmsa_is_s2(cfg) ? 0xfu : 7u);
 	kmm_attr_t a = KMM_ATTR_R;
 
-	if (vmsa_is_s2(cfg)) {
-		if (d & VMSA_S2AP_W)
-			a |= KMM_ATTR_W;
-		if (!(d & VMSA_UXN))
-			a |= KMM_ATTR_X;
-		*attr = a;
-		return memtype_of_s2(VMSA_S2_MEMATTR_GET(d), attr);
+	if (cfg->regime > KMM_REGIME_STAGE2)
+		return KMM_EBADDATA;
+	rows = regime_enc[cfg->regime].rows;
+	for (unsigned int k = 0; k < KMM_ARRAY_SIZE(regime_enc[0].rows); k++) {
+		const struct enc_row *row = &rows[k];
+
+		if (kmm_is_pow2(row->mask) &&
+		    ((d & row->bits) == row->bits) == (row->value != 0))
+			a |= row->mask;
 	}
-	if (!(d & VMSA_AP_RO))
-		a |= KMM_ATTR_W;
-	if (d & VMSA_NS)
-		a |= KMM_ATTR_NS;
-	if (cfg->regime == KMM_REGIME_EL1) {
-		if (d & VMSA_AP_EL0)
-			a |= KMM_ATTR_USER;
-		if (d & VMSA_NG)
-			a |= KMM_ATTR_NG;
-		if (!(d & ((a & KMM_ATTR_USER) ? VMSA_UXN : VMSA_PXN)))
-			a |= KMM_ATTR_X;
-	} else if (!(d & VMSA_UXN)) {
-		a |= KMM_ATTR_X;
+	for (unsigned int mt = 0; mt < KMM_MT_COUNT; mt++) {
+		if (types[mt] == field) {
+			*attr = a | KMM_ATTR_MT(mt);
+			return KMM_OK;
+		}
 	}
-	*attr = a;
-	return memtype_of_index(cfg, VMSA_ATTRINDX_GET(d), attr);
+	return KMM_EBADDATA;
 }
 
 int kmm_vmsa_attr_decode(const struct kmm_vmsa *v, uint64_t desc,
