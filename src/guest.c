@@ -314,6 +314,14 @@ static uint32_t streams_of(const struct kmm_smmu *smmu, kmm_owner_t id)
 	return n;
 }
 
+/* What the stage 2 of @g holds; leaves the outputs alone without one. */
+static void s2_usage(const struct kmm *k, const struct kmm_guest *g,
+		     uint64_t *tables, uint32_t *slots)
+{
+	if (g->s2 != NULL && k->cfg.s2_ops != NULL)
+		k->cfg.s2_ops->usage(k->cfg.s2_ctx, g->s2, tables, slots);
+}
+
 int kmm_guest_usage(const struct kmm *k, kmm_owner_t id,
 		    struct kmm_guest_usage *usage)
 {
@@ -325,9 +333,7 @@ int kmm_guest_usage(const struct kmm *k, kmm_owner_t id,
 	lock(k);
 	g = &k->owners[id];
 	kmm_memzero(usage, sizeof(*usage));
-	if (g->s2 != NULL && k->cfg.s2_ops != NULL)
-		k->cfg.s2_ops->usage(k->cfg.s2_ctx, g->s2, &usage->table_pages,
-				     &usage->mpu_slots);
+	s2_usage(k, g, &usage->table_pages, &usage->mpu_slots);
 	(void)kmm_pages_usage(k->cfg.pages, id, &pages);
 	usage->pages = pages - kmm_min_u64(pages, usage->table_pages);
 	if (k->cfg.vs != NULL)
@@ -362,12 +368,10 @@ static int enter(struct kmm *k, kmm_owner_t id)
 /* Frames of the guest's stage-2 tables (0 without a stage 2). */
 static uint64_t s2_tables(const struct kmm *k, kmm_owner_t id)
 {
-	const struct kmm_guest *g = &k->owners[id];
 	uint64_t tables = 0;
 	uint32_t slots = 0;
 
-	if (g->s2 != NULL && k->cfg.s2_ops != NULL)
-		k->cfg.s2_ops->usage(k->cfg.s2_ctx, g->s2, &tables, &slots);
+	s2_usage(k, &k->owners[id], &tables, &slots);
 	return tables;
 }
 
@@ -449,13 +453,21 @@ static int pages_owned(const struct kmm *k, kmm_owner_t id,
 	return KMM_OK;
 }
 
+/* The mapping guest_call() makes. */
+enum guest_op {
+	GUEST_VMAP, /* kmm_vmap() of a page list */
+	GUEST_SHM, /* kmm_shm_register() of a page list */
+	GUEST_IOREMAP, /* kmm_ioremap() of @pa[0], @n bytes */
+};
+
 /*
- * The guest-scoped page-list calls: enter (the guest is alive), check the
- * space and that every frame is the guest's, then map as vmap or as SHM.
+ * The guest-scoped mapping calls: enter (the guest is alive), check the
+ * space and that every frame is the guest's, then map. @pa and @n are a
+ * page list and its length, or for GUEST_IOREMAP a base and a byte size.
  */
-static int guest_page_list(struct kmm *k, kmm_owner_t id, unsigned int space,
-			   const kmm_paddr_t *pages, size_t n, kmm_attr_t attr,
-			   bool shm, kmm_vaddr_t *va)
+static int guest_call(struct kmm *k, kmm_owner_t id, unsigned int space,
+		      const kmm_paddr_t *pa, size_t n, kmm_attr_t attr,
+		      enum guest_op op, kmm_vaddr_t *va)
 {
 	struct kmm_as *as;
 	int ret = enter(k, id);
@@ -464,10 +476,14 @@ static int guest_page_list(struct kmm *k, kmm_owner_t id, unsigned int space,
 		return ret;
 	ret = space_of(k, space, &as);
 	if (!ret)
-		ret = pages_owned(k, id, pages, n);
-	if (!ret)
-		ret = shm ? kmm_shm_register(as, pages, n, id, va) :
-			    kmm_vmap(as, pages, n, attr, id, va);
+		ret = op == GUEST_IOREMAP ? frames_owned(k, id, *pa, n) :
+					    pages_owned(k, id, pa, n);
+	if (!ret && op == GUEST_VMAP)
+		ret = kmm_vmap(as, pa, n, attr, id, va);
+	else if (!ret && op == GUEST_SHM)
+		ret = kmm_shm_register(as, pa, n, id, va);
+	else if (!ret)
+		ret = kmm_ioremap(as, *pa, n, attr, id, va);
 	unlock(k);
 	return ret;
 }
@@ -476,31 +492,20 @@ int kmm_guest_vmap(struct kmm *k, kmm_owner_t id, unsigned int space,
 		   const kmm_paddr_t *pages, size_t n, kmm_attr_t attr,
 		   kmm_vaddr_t *va)
 {
-	return guest_page_list(k, id, space, pages, n, attr, false, va);
+	return guest_call(k, id, space, pages, n, attr, GUEST_VMAP, va);
 }
 
 int kmm_guest_shm_register(struct kmm *k, kmm_owner_t id, unsigned int space,
 			   const kmm_paddr_t *pages, size_t n, kmm_vaddr_t *va)
 {
-	return guest_page_list(k, id, space, pages, n, 0, true, va);
+	return guest_call(k, id, space, pages, n, 0, GUEST_SHM, va);
 }
 
 int kmm_guest_ioremap(struct kmm *k, kmm_owner_t id, unsigned int space,
 		      kmm_paddr_t pa, size_t size, kmm_attr_t attr,
 		      kmm_vaddr_t *va)
 {
-	struct kmm_as *as;
-	int ret = enter(k, id);
-
-	if (ret)
-		return ret;
-	ret = space_of(k, space, &as);
-	if (!ret)
-		ret = frames_owned(k, id, pa, size);
-	if (!ret)
-		ret = kmm_ioremap(as, pa, size, attr, id, va);
-	unlock(k);
-	return ret;
+	return guest_call(k, id, space, &pa, size, attr, GUEST_IOREMAP, va);
 }
 
 int kmm_guest_vunmap(struct kmm *k, kmm_owner_t id, unsigned int space,

@@ -212,7 +212,7 @@ static void list_push(struct kmm_pages *p, uint32_t *head, uint64_t i)
 	*head = (uint32_t)i;
 }
 
-static void list_del(struct kmm_pages *p, uint32_t *head, uint64_t i)
+static inline void list_del(struct kmm_pages *p, uint32_t *head, uint64_t i)
 {
 	uint64_t prev = get_prev(p, i);
 	uint64_t next = get_next(p, i);
@@ -495,22 +495,13 @@ int kmm_pages_init(struct kmm_pages *p, const struct kmm_port *port,
 	return 0;
 }
 
-int kmm_pages_add(struct kmm_pages *p, kmm_paddr_t base, uint64_t size)
+/* Gives [@lo, @hi), which no block may touch yet, to the free lists. */
+static int add_range(struct kmm_pages *p, uint64_t lo, uint64_t hi)
 {
-	uint64_t lo, hi, h;
-	int ret;
+	uint64_t h;
 
-	if (p == NULL)
-		return KMM_EINVAL;
-	ret = range_idx(p, base, size, &lo, &hi);
-	if (ret)
-		return ret;
-
-	kmm_port_lock(p->port);
-	if (next_block(p, lo, hi, &h)) {
-		kmm_port_unlock(p->port);
+	if (next_block(p, lo, hi, &h))
 		return KMM_EEXIST;
-	}
 	/* Largest aligned blocks first; each merges with free neighbours. */
 	for (uint64_t i = lo; i < hi;) {
 		uint64_t pfn = p->base_pfn + i;
@@ -527,43 +518,46 @@ int kmm_pages_add(struct kmm_pages *p, kmm_paddr_t base, uint64_t size)
 	}
 	p->managed_pages += hi - lo;
 	p->free_pages += hi - lo;
-	kmm_port_unlock(p->port);
 	return 0;
 }
 
-int kmm_pages_reserve(struct kmm_pages *p, kmm_paddr_t base, uint64_t size)
+/*
+ * Takes the range [@lo, @hi) out of the free lists, for @c->owner when
+ * @c->allocate (every frame must be free: a hole is KMM_ENOENT, an
+ * allocated frame KMM_EEXIST, then the quota is checked) or else as
+ * reserved memory (holes are skipped, an allocated frame is KMM_EBUSY).
+ * Called under the lock; checks everything before it changes anything.
+ */
+static int claim_range(struct kmm_pages *p, uint64_t lo, uint64_t hi,
+		       const struct claim *c)
 {
-	const struct claim c = { .allocate = false };
-	uint64_t lo, hi, h, withdrawn = 0;
-	int ret;
+	uint64_t h, taken = 0;
 
-	if (p == NULL)
-		return KMM_EINVAL;
-	ret = range_idx(p, base, size, &lo, &hi);
-	if (ret)
-		return ret;
+	for (uint64_t i = lo; i < hi; i = h + pages_of(blk_order(p, h))) {
+		bool found = next_block(p, i, hi, &h);
 
-	kmm_port_lock(p->port);
-	for (uint64_t i = lo; i < hi && next_block(p, i, hi, &h);) {
-		if (blk_allocated(p, h)) {
-			kmm_port_unlock(p->port);
-			return KMM_EBUSY;
-		}
-		i = h + pages_of(blk_order(p, h));
+		if (c->allocate && (!found || h > i))
+			return KMM_ENOENT;
+		if (!found)
+			break;
+		if (blk_allocated(p, h))
+			return c->allocate ? KMM_EEXIST : KMM_EBUSY;
 	}
+	if (c->allocate && !quota_allows(&p->owners[c->owner], hi - lo))
+		return KMM_EQUOTA;
 	for (uint64_t i = lo; i < hi && next_block(p, i, hi, &h);) {
 		unsigned int k = blk_order(p, h);
 		bool dirty = blk_dirty(p, h);
 		uint64_t end = h + pages_of(k);
 
-		withdrawn += kmm_min_u64(end, hi) - kmm_max_u64(h, lo);
+		taken += kmm_min_u64(end, hi) - kmm_max_u64(h, lo);
 		free_remove(p, h, k);
-		carve(p, h, k, lo, hi, dirty, &c);
+		carve(p, h, k, lo, hi, dirty, c);
 		i = end;
 	}
-	p->managed_pages -= withdrawn;
-	p->free_pages -= withdrawn;
-	kmm_port_unlock(p->port);
+	if (!c->allocate)
+		p->managed_pages -= taken;
+	p->free_pages -= taken;
 	return 0;
 }
 
@@ -640,50 +634,6 @@ int kmm_pages_alloc_below(struct kmm_pages *p, unsigned int order,
 	return alloc_common(p, order, owner, flags, limit >> PAGE_SHIFT, out);
 }
 
-int kmm_pages_alloc_range(struct kmm_pages *p, kmm_paddr_t base, uint64_t size,
-			  kmm_owner_t owner)
-{
-	const struct claim c = { .allocate = true, .owner = owner };
-	uint64_t lo, hi, h;
-	int ret;
-
-	if (p == NULL || !owner_ok(owner))
-		return KMM_EINVAL;
-	ret = range_idx(p, base, size, &lo, &hi);
-	if (ret)
-		return ret;
-
-	kmm_port_lock(p->port);
-	for (uint64_t i = lo; i < hi; i = h + pages_of(blk_order(p, h))) {
-		if (!find_block(p, i, &h))
-			ret = KMM_ENOENT;
-		else if (blk_allocated(p, h))
-			ret = KMM_EEXIST;
-		if (ret) {
-			kmm_port_unlock(p->port);
-			return ret;
-		}
-	}
-	if (!quota_allows(&p->owners[owner], hi - lo)) {
-		kmm_port_unlock(p->port);
-		return KMM_EQUOTA;
-	}
-	for (uint64_t i = lo; i < hi;) {
-		unsigned int k;
-		bool dirty;
-
-		find_block(p, i, &h);
-		k = blk_order(p, h);
-		dirty = blk_dirty(p, h);
-		i = h + pages_of(k);
-		free_remove(p, h, k);
-		carve(p, h, k, lo, hi, dirty, &c);
-	}
-	p->free_pages -= hi - lo;
-	kmm_port_unlock(p->port);
-	return 0;
-}
-
 /* Gives the allocated block at @i back: off its owner's list, merged. */
 static void free_block(struct kmm_pages *p, uint64_t i, kmm_owner_t owner)
 {
@@ -694,11 +644,13 @@ static void free_block(struct kmm_pages *p, uint64_t i, kmm_owner_t owner)
 	release(p, i, k, true);
 }
 
-/* Checks that @owner may free the block headed by span index @i exactly
- * as [i, i + 2^order); returns 0 or the KMM_E* code of the first rule
- * broken. */
-static int check_block(const struct kmm_pages *p, uint64_t i,
-		       unsigned int order, kmm_owner_t owner)
+/*
+ * Checks that span index @i heads a block of @owner; returns its order, or
+ * the KMM_E* code of the first rule broken (KMM_EINVAL when @i lies inside
+ * the block).
+ */
+static inline int owned_block(const struct kmm_pages *p, uint64_t i,
+			      kmm_owner_t owner)
 {
 	uint64_t h;
 
@@ -706,9 +658,9 @@ static int check_block(const struct kmm_pages *p, uint64_t i,
 		return KMM_ENOENT;
 	if (blk_owner(p, h) != owner)
 		return KMM_EPERM;
-	if (h != i || blk_order(p, h) != order)
+	if (h != i)
 		return KMM_EINVAL;
-	return 0;
+	return (int)blk_order(p, h);
 }
 
 int kmm_pages_free(struct kmm_pages *p, kmm_paddr_t pa, unsigned int order,
@@ -726,37 +678,31 @@ int kmm_pages_free(struct kmm_pages *p, kmm_paddr_t pa, unsigned int order,
 		return KMM_EALIGN;
 
 	kmm_port_lock(p->port);
-	ret = check_block(p, lo, order, owner);
-	if (ret == 0)
+	ret = owned_block(p, lo, owner);
+	if (ret >= 0 && (unsigned int)ret != order)
+		ret = KMM_EINVAL;
+	if (ret >= 0) {
 		free_block(p, lo, owner);
+		ret = 0;
+	}
 	kmm_port_unlock(p->port);
 	return ret;
 }
 
-int kmm_pages_free_range(struct kmm_pages *p, kmm_paddr_t base, uint64_t size,
-			 kmm_owner_t owner)
+/*
+ * Frees the blocks of @owner that tile [@lo, @hi) exactly. Called under the
+ * lock; checks every block before it frees any.
+ */
+static int free_blocks(struct kmm_pages *p, uint64_t lo, uint64_t hi,
+		       kmm_owner_t owner)
 {
-	uint64_t lo, hi, h;
-	int ret;
+	for (uint64_t i = lo; i < hi; i += pages_of(blk_order(p, i))) {
+		int ret = owned_block(p, i, owner);
 
-	if (p == NULL || !owner_ok(owner))
-		return KMM_EINVAL;
-	ret = range_idx(p, base, size, &lo, &hi);
-	if (ret)
-		return ret;
-
-	kmm_port_lock(p->port);
-	for (uint64_t i = lo; i < hi; i = h + pages_of(blk_order(p, h))) {
-		if (!find_block(p, i, &h) || blk_free(p, h))
-			ret = KMM_ENOENT;
-		else if (blk_owner(p, h) != owner)
-			ret = KMM_EPERM;
-		else if (h != i || h + pages_of(blk_order(p, h)) > hi)
-			ret = KMM_EINVAL;
-		if (ret) {
-			kmm_port_unlock(p->port);
+		if (ret < 0)
 			return ret;
-		}
+		if (pages_of((unsigned int)ret) > hi - i)
+			return KMM_EINVAL;
 	}
 	/* Blocks after the one being freed are still allocated, so merging
 	 * never reaches them and their heads stay where the check saw them. */
@@ -766,8 +712,66 @@ int kmm_pages_free_range(struct kmm_pages *p, kmm_paddr_t base, uint64_t size,
 		free_block(p, i, owner);
 		i = next;
 	}
-	kmm_port_unlock(p->port);
 	return 0;
+}
+
+/* What range_call() does with a checked range, under the lock. */
+enum range_op {
+	RANGE_ADD, /* kmm_pages_add() */
+	RANGE_RESERVE, /* kmm_pages_reserve() */
+	RANGE_ALLOC, /* kmm_pages_alloc_range() */
+	RANGE_FREE, /* kmm_pages_free_range() */
+};
+
+/*
+ * The range calls: checks the context, the owner and the range, then runs
+ * @op under the lock.
+ */
+static int range_call(struct kmm_pages *p, kmm_paddr_t base, uint64_t size,
+		      enum range_op op, kmm_owner_t owner)
+{
+	const struct claim c = { .allocate = op == RANGE_ALLOC,
+				 .owner = owner };
+	uint64_t lo, hi;
+	int ret;
+
+	if (p == NULL || !owner_ok(owner))
+		return KMM_EINVAL;
+	ret = range_idx(p, base, size, &lo, &hi);
+	if (ret)
+		return ret;
+
+	kmm_port_lock(p->port);
+	if (op == RANGE_ADD)
+		ret = add_range(p, lo, hi);
+	else if (op == RANGE_FREE)
+		ret = free_blocks(p, lo, hi, owner);
+	else
+		ret = claim_range(p, lo, hi, &c);
+	kmm_port_unlock(p->port);
+	return ret;
+}
+
+int kmm_pages_add(struct kmm_pages *p, kmm_paddr_t base, uint64_t size)
+{
+	return range_call(p, base, size, RANGE_ADD, KMM_OWNER_KERNEL);
+}
+
+int kmm_pages_reserve(struct kmm_pages *p, kmm_paddr_t base, uint64_t size)
+{
+	return range_call(p, base, size, RANGE_RESERVE, KMM_OWNER_KERNEL);
+}
+
+int kmm_pages_alloc_range(struct kmm_pages *p, kmm_paddr_t base, uint64_t size,
+			  kmm_owner_t owner)
+{
+	return range_call(p, base, size, RANGE_ALLOC, owner);
+}
+
+int kmm_pages_free_range(struct kmm_pages *p, kmm_paddr_t base, uint64_t size,
+			 kmm_owner_t owner)
+{
+	return range_call(p, base, size, RANGE_FREE, owner);
 }
 
 int kmm_pages_owner(const struct kmm_pages *p, kmm_paddr_t pa,

@@ -620,6 +620,62 @@ Test(pages, alloc_range_rejects_taken_missing_and_bad_ranges_without_change)
 	teardown();
 }
 
+Test(pages, alloc_range_reports_the_first_broken_rule_in_address_order)
+{
+	kmm_paddr_t pa;
+
+	/* Frames 0..63 managed, 64..127 a hole; owner 2 holds frame 0. */
+	env_setup(&E, 1 * GIB, 128 * PG, 0);
+	cr_assert_eq(kmm_pages_add(&E.p, E.base, 64 * PG), 0);
+	cr_assert_eq(kmm_pages_alloc_range(&E.p, E.base, PG, 2), 0);
+	cr_assert_eq(kmm_pages_set_quota(&E.p, 1, 4), 0);
+	/* Taken before the hole: EEXIST; the hole first: ENOENT. */
+	EXPECT_FAIL_UNCHANGED(KMM_EEXIST,
+			      kmm_pages_alloc_range(&E.p, E.base, 128 * PG, 1));
+	EXPECT_FAIL_UNCHANGED(KMM_ENOENT,
+			      kmm_pages_alloc_range(&E.p, E.base + 64 * PG, PG,
+						    1));
+	/* The quota is looked at only once every frame is free. */
+	EXPECT_FAIL_UNCHANGED(KMM_EEXIST,
+			      kmm_pages_alloc_range(&E.p, E.base, 8 * PG, 1));
+	EXPECT_FAIL_UNCHANGED(KMM_ENOENT,
+			      kmm_pages_alloc_range(&E.p, E.base + 60 * PG,
+						    8 * PG, 1));
+	EXPECT_FAIL_UNCHANGED(KMM_EQUOTA,
+			      kmm_pages_alloc_range(&E.p, E.base + 8 * PG,
+						    8 * PG, 1));
+	cr_assert_eq(kmm_pages_alloc_range(&E.p, E.base + 8 * PG, 4 * PG, 1),
+		     0);
+	cr_assert_eq(usage(1), 4);
+	cr_assert_eq(stats().free_pages, 64 - 1 - 4);
+	cr_assert_eq(owner_of(E.base + 11 * PG), 1);
+	cr_assert_eq(kmm_pages_alloc(&E.p, 0, 3, 0, &pa), 0);
+	cr_assert_eq(kmm_pages_check(&E.p), 0);
+	teardown();
+}
+
+Test(pages, reserve_skips_holes_but_refuses_an_allocated_frame_beyond_one)
+{
+	/* Frames 0..31 and 64..95 managed; owner 2 holds frame 80. */
+	env_setup(&E, 1 * GIB, 128 * PG, 0);
+	cr_assert_eq(kmm_pages_add(&E.p, E.base, 32 * PG), 0);
+	cr_assert_eq(kmm_pages_add(&E.p, E.base + 64 * PG, 32 * PG), 0);
+	cr_assert_eq(kmm_pages_alloc_range(&E.p, E.base + 80 * PG, PG, 2), 0);
+	EXPECT_FAIL_UNCHANGED(KMM_EBUSY,
+			      kmm_pages_reserve(&E.p, E.base, 128 * PG));
+	EXPECT_FAIL_UNCHANGED(
+		KMM_EBUSY, kmm_pages_reserve(&E.p, E.base + 40 * PG, 48 * PG));
+	/* Only holes: nothing to withdraw, and no error. */
+	cr_assert_eq(kmm_pages_reserve(&E.p, E.base + 32 * PG, 32 * PG), 0);
+	cr_assert_eq(stats().managed_pages, 64);
+	/* Across a hole: only the managed frames leave. */
+	cr_assert_eq(kmm_pages_reserve(&E.p, E.base + 24 * PG, 48 * PG), 0);
+	cr_assert_eq(stats().managed_pages, 64 - 8 - 8);
+	cr_assert_eq(stats().free_pages, 64 - 8 - 8 - 1);
+	cr_assert_eq(kmm_pages_check(&E.p), 0);
+	teardown();
+}
+
 Test(pages, free_range_frees_what_alloc_range_claimed_and_merges_back,
      .init = setup_16m, .fini = teardown)
 {

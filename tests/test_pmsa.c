@@ -718,6 +718,40 @@ Test(pmsa, protect_changes_attributes_and_merges_with_neighbours)
 	check_invariants(hyp);
 }
 
+Test(pmsa, protect_keeps_every_reference_count_of_the_range)
+{
+	init_hyp(A64, 4, 0);
+	cr_assert_eq(kmm_map(&hyp->as, 0x40000000, 0x40000000, 0x4000,
+			     KMM_ATTR_RW_DATA),
+		     KMM_OK);
+	cr_assert_eq(kmm_map(&hyp->as, 0x40001000, 0x40001000, 0x2000,
+			     KMM_ATTR_RW_DATA),
+		     KMM_OK);
+	cr_assert_eq(kmm_map(&hyp->as, 0x40002000, 0x40002000, 0x1000,
+			     KMM_ATTR_RW_DATA),
+		     KMM_OK);
+	cr_assert_eq(kmm_protect(&hyp->as, 0x40000000, 0x4000, RO_DATA),
+		     KMM_OK);
+	cr_assert_eq(hyp->nregions, 1);
+	cr_assert_eq(hyp->regions[0].attr, RO_DATA);
+	cr_assert_eq(hyp->nrefs, 2);
+	cr_expect_eq(hyp->refs[0].base, 0x40001000);
+	cr_expect_eq(hyp->refs[0].limit, 0x40001fff);
+	cr_expect_eq(hyp->refs[0].count, 2);
+	cr_expect_eq(hyp->refs[1].base, 0x40002000);
+	cr_expect_eq(hyp->refs[1].limit, 0x40002fff);
+	cr_expect_eq(hyp->refs[1].count, 3);
+	/* One reference less everywhere: the counted bytes stay mapped. */
+	cr_assert_eq(kmm_unmap(&hyp->as, 0x40000000, 0x4000), KMM_OK);
+	cr_assert_eq(hyp->nregions, 1);
+	cr_expect_eq(hyp->regions[0].base, 0x40001000);
+	cr_expect_eq(hyp->regions[0].limit, 0x40002fff);
+	cr_assert_eq(hyp->nrefs, 1);
+	cr_expect_eq(hyp->refs[0].base, 0x40002000);
+	cr_expect_eq(hyp->refs[0].count, 2);
+	check_invariants(hyp);
+}
+
 Test(pmsa, query_gives_the_pa_equal_to_the_va_and_the_region_size)
 {
 	kmm_paddr_t pa;

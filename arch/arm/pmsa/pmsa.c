@@ -200,19 +200,6 @@ static void start_refs(struct kmm_pmsa *p, struct fbuild *b)
 	b->full = false;
 }
 
-static void copy_regions(struct kmm_pmsa *p)
-{
-	kmm_memcpy(p->scratch.regions, p->regions,
-		   p->nregions * sizeof(p->regions[0]));
-	p->scratch.nregions = p->nregions;
-}
-
-static void copy_refs(struct kmm_pmsa *p)
-{
-	kmm_memcpy(p->scratch.refs, p->refs, p->nrefs * sizeof(p->refs[0]));
-	p->scratch.nrefs = p->nrefs;
-}
-
 /* How [a, z] is covered by the current regions. */
 struct cover {
 	bool any; /* some byte is mapped */
@@ -330,6 +317,19 @@ static unsigned int best_morph(const struct kmm_pmsa *p,
 	return best;
 }
 
+/* The first unclaimed slot that holds exactly @v, or NO_SLOT. */
+static unsigned int equal_slot(const struct kmm_pmsa *p,
+			       const uint8_t *owner_of,
+			       const struct kmm_pmsa_slot *v)
+{
+	unsigned int s;
+
+	for (s = 0; s < p->nslots; s++)
+		if (owner_of[s] == NO_SLOT && slot_equal(&p->hw[s], v))
+			return s;
+	return NO_SLOT;
+}
+
 /* Claims the slots of the regions that hold a kept range, in place. */
 static int place_kept(struct kmm_pmsa *p, uint8_t *owner_of,
 		      const struct kmm_pmsa_range *keep, size_t nkeep)
@@ -411,7 +411,7 @@ static int plan(struct kmm_pmsa *p, enum place_mode mode,
 	struct kmm_pmsa_scratch *sc = &p->scratch;
 	uint8_t owner_of[KMM_PMSA_MAX_REGIONS];
 	struct kmm_pmsa_slot v;
-	unsigned int i, s;
+	unsigned int i, s, pass;
 	int ret;
 
 	if (sc->nregions > p->nslots)
@@ -424,25 +424,15 @@ static int plan(struct kmm_pmsa *p, enum place_mode mode,
 	ret = place_kept(p, owner_of, keep, nkeep);
 	if (ret)
 		return ret;
-	if (mode == PLACE_STABLE) {
-		/* Unchanged regions first, then in-place rewrites. */
+	/* Stable: unchanged regions first (pass 0), then in-place rewrites. */
+	for (pass = 0; mode == PLACE_STABLE && pass < 2; pass++) {
 		for (i = 0; i < sc->nregions; i++) {
 			if (sc->regions[i].slot != NO_SLOT)
 				continue;
 			region_val(p, &sc->regions[i], &v);
-			for (s = 0; s < p->nslots; s++) {
-				if (owner_of[s] == NO_SLOT &&
-				    slot_equal(&p->hw[s], &v)) {
-					claim(p, owner_of, i, s);
-					break;
-				}
-			}
-		}
-		for (i = 0; i < sc->nregions; i++) {
-			if (sc->regions[i].slot != NO_SLOT)
-				continue;
-			region_val(p, &sc->regions[i], &v);
-			s = best_morph(p, owner_of, &sc->regions[i], &v);
+			s = pass ? best_morph(p, owner_of, &sc->regions[i],
+					      &v) :
+				   equal_slot(p, owner_of, &v);
 			if (s != NO_SLOT)
 				claim(p, owner_of, i, s);
 		}
@@ -591,9 +581,14 @@ static int check_encodable(const struct kmm_pmsa *p, kmm_paddr_t a,
 	return kmm_pmsa_encode(p->arch, a, z, attr, &rbar, &rlar);
 }
 
-/* Adds one to the count of every byte of [a, z], all mapped already. */
-static void build_refs_plus_one(struct kmm_pmsa *p, kmm_paddr_t a,
-				kmm_paddr_t z, struct fbuild *b)
+/*
+ * Emits the refs after @delta is added to the count of every mapped byte
+ * of [a, z] (a byte outside every ref counts one). Counts below two are
+ * not refs, so +1 counts a range inside mapped memory again, 0 copies the
+ * refs and -1 drops one reference from each byte.
+ */
+static void build_refs(const struct kmm_pmsa *p, kmm_paddr_t a, kmm_paddr_t z,
+		       int delta, struct fbuild *b)
 {
 	kmm_paddr_t pos = a;
 	bool done = false;
@@ -604,7 +599,7 @@ static void build_refs_plus_one(struct kmm_pmsa *p, kmm_paddr_t a,
 
 		if (f->limit < a || f->base > z) {
 			if (f->base > z && !done) {
-				emit_ref(b, pos, z, 2);
+				emit_ref(b, pos, z, 1 + delta);
 				done = true;
 			}
 			emit_ref(b, f->base, f->limit, f->count);
@@ -613,9 +608,9 @@ static void build_refs_plus_one(struct kmm_pmsa *p, kmm_paddr_t a,
 		if (f->base < a)
 			emit_ref(b, f->base, a - 1, f->count);
 		if (f->base > pos)
-			emit_ref(b, pos, f->base - 1, 2);
+			emit_ref(b, pos, f->base - 1, 1 + delta);
 		emit_ref(b, kmm_max_u64(f->base, a), kmm_min_u64(f->limit, z),
-			 f->count + 1);
+			 f->count + delta);
 		if (f->limit >= z) {
 			emit_ref(b, z + 1, f->limit, f->count);
 			done = true;
@@ -623,57 +618,7 @@ static void build_refs_plus_one(struct kmm_pmsa *p, kmm_paddr_t a,
 		pos = f->limit + 1;
 	}
 	if (!done)
-		emit_ref(b, pos, z, 2);
-}
-
-static int do_map(struct kmm_pmsa *p, kmm_paddr_t a, kmm_paddr_t z,
-		  kmm_attr_t attr, kmm_owner_t owner, unsigned int flags)
-{
-	struct kmm_pmsa_region nr = { .base = a,
-				      .limit = z,
-				      .attr = attr,
-				      .owner = owner,
-				      .flags = (uint8_t)flags,
-				      .slot = NO_SLOT };
-	struct cover c;
-	struct rbuild rb;
-	struct fbuild fb;
-	bool placed = false;
-	unsigned int i;
-	int ret = check_encodable(p, a, z, attr);
-
-	if (ret)
-		return ret;
-	cover_of(p, a, z, KMM_OWNER_KERNEL, &c);
-	if (c.any) {
-		/* A range inside identical memory is counted, not mapped. */
-		if (!c.full || !c.uniform || !same_kind(c.first, &nr))
-			return KMM_EEXIST;
-		start_refs(p, &fb);
-		build_refs_plus_one(p, a, z, &fb);
-		if (fb.full)
-			return KMM_ENOSPC;
-		p->scratch.nrefs = fb.n;
-		copy_regions(p);
-		return apply(p);
-	}
-	start_regions(p, &rb);
-	for (i = 0; i < p->nregions; i++) {
-		const struct kmm_pmsa_region *r = &p->regions[i];
-
-		if (!placed && r->base > z) {
-			emit_region(&rb, a, z, &nr);
-			placed = true;
-		}
-		emit_region(&rb, r->base, r->limit, r);
-	}
-	if (!placed)
-		emit_region(&rb, a, z, &nr);
-	if (rb.full)
-		return KMM_ENOSPC;
-	p->scratch.nregions = rb.n;
-	copy_refs(p);
-	return apply(p);
+		emit_ref(b, pos, z, 1 + delta);
 }
 
 /* Emits the bytes of [s, e] that stay mapped after one reference to each is
@@ -696,50 +641,64 @@ static void emit_survivors(const struct kmm_pmsa *p, struct rbuild *b,
 	}
 }
 
-static int do_unmap(struct kmm_pmsa *p, kmm_paddr_t a, kmm_paddr_t z,
-		    kmm_owner_t who)
+/* What an update does to the regions over [a, z]. */
+enum rewrite {
+	REWRITE_MAP, /* insert the new region if nothing is mapped there */
+	REWRITE_ATTR, /* give every mapped byte the new attributes */
+	REWRITE_UNMAP, /* keep only the bytes mapped more than once */
+};
+
+/*
+ * Builds in scratch the regions and refs after an update of [a, z] and
+ * applies them. @nr is the new region (REWRITE_MAP) or carries the new
+ * attributes (REWRITE_ATTR); mapped bytes of [a, z] get @nr's attributes
+ * unless unmapped, so a map that only counts (every byte already mapped
+ * with them) leaves the regions as they are. @delta goes to build_refs().
+ * Parts of a region outside [a, z] keep what they have.
+ */
+static int rewrite(struct kmm_pmsa *p, kmm_paddr_t a, kmm_paddr_t z,
+		   enum rewrite how, const struct kmm_pmsa_region *nr,
+		   int delta)
 {
-	struct cover c;
 	struct rbuild rb;
 	struct fbuild fb;
+	bool placed = how != REWRITE_MAP;
 	unsigned int i;
-
-	cover_of(p, a, z, who, &c);
-	if (!c.any)
-		return KMM_ENOENT;
-	if (c.foreign)
-		return KMM_EPERM;
 
 	start_regions(p, &rb);
 	for (i = 0; i < p->nregions; i++) {
 		const struct kmm_pmsa_region *r = &p->regions[i];
+		struct kmm_pmsa_region changed;
+		kmm_paddr_t s, e;
 
 		if (r->limit < a || r->base > z) {
+			if (!placed && r->base > z) {
+				emit_region(&rb, a, z, nr);
+				placed = true;
+			}
 			emit_region(&rb, r->base, r->limit, r);
 			continue;
 		}
+		/* Something is mapped in [a, z]: a map only counts it. */
+		placed = true;
 		if (r->base < a)
 			emit_region(&rb, r->base, a - 1, r);
-		emit_survivors(p, &rb, kmm_max_u64(r->base, a),
-			       kmm_min_u64(r->limit, z), r);
+		s = kmm_max_u64(r->base, a);
+		e = kmm_min_u64(r->limit, z);
+		if (how == REWRITE_UNMAP) {
+			emit_survivors(p, &rb, s, e, r);
+		} else {
+			changed = *r;
+			changed.attr = nr->attr;
+			emit_region(&rb, s, e, &changed);
+		}
 		if (r->limit > z)
 			emit_region(&rb, z + 1, r->limit, r);
 	}
+	if (!placed)
+		emit_region(&rb, a, z, nr);
 	start_refs(p, &fb);
-	for (i = 0; i < p->nrefs; i++) {
-		const struct kmm_pmsa_ref *f = &p->refs[i];
-
-		if (f->limit < a || f->base > z) {
-			emit_ref(&fb, f->base, f->limit, f->count);
-			continue;
-		}
-		if (f->base < a)
-			emit_ref(&fb, f->base, a - 1, f->count);
-		emit_ref(&fb, kmm_max_u64(f->base, a), kmm_min_u64(f->limit, z),
-			 f->count - 1);
-		if (f->limit > z)
-			emit_ref(&fb, z + 1, f->limit, f->count);
-	}
+	build_refs(p, a, z, delta, &fb);
 	if (rb.full || fb.full)
 		return KMM_ENOSPC;
 	p->scratch.nregions = rb.n;
@@ -747,44 +706,44 @@ static int do_unmap(struct kmm_pmsa *p, kmm_paddr_t a, kmm_paddr_t z,
 	return apply(p);
 }
 
-static int do_protect(struct kmm_pmsa *p, kmm_paddr_t a, kmm_paddr_t z,
-		      kmm_attr_t attr, kmm_owner_t who)
+/*
+ * Map, unmap or protect [a, z] for @who. A map adds a region of @who with
+ * @attr and @flags where nothing is mapped, or counts a range that lies
+ * inside identical memory once more; unmap and protect need every mapped
+ * byte of the range to be @who's (any owner's for the kernel) and, for
+ * unmap some, for protect all, of the range mapped.
+ */
+static int update(struct kmm_pmsa *p, kmm_paddr_t a, kmm_paddr_t z,
+		  enum rewrite how, kmm_attr_t attr, kmm_owner_t who,
+		  unsigned int flags)
 {
+	struct kmm_pmsa_region nr = { .base = a,
+				      .limit = z,
+				      .attr = attr,
+				      .owner = who,
+				      .flags = (uint8_t)flags,
+				      .slot = NO_SLOT };
 	struct cover c;
-	struct rbuild rb;
-	unsigned int i;
-	int ret = check_encodable(p, a, z, attr);
+	int delta, ret;
 
+	ret = how == REWRITE_UNMAP ? KMM_OK : check_encodable(p, a, z, attr);
 	if (ret)
 		return ret;
-	cover_of(p, a, z, who, &c);
-	if (!c.full)
-		return KMM_ENOENT;
-	if (c.foreign)
-		return KMM_EPERM;
-
-	start_regions(p, &rb);
-	for (i = 0; i < p->nregions; i++) {
-		const struct kmm_pmsa_region *r = &p->regions[i];
-		struct kmm_pmsa_region changed = *r;
-
-		if (r->limit < a || r->base > z) {
-			emit_region(&rb, r->base, r->limit, r);
-			continue;
-		}
-		changed.attr = attr;
-		if (r->base < a)
-			emit_region(&rb, r->base, a - 1, r);
-		emit_region(&rb, kmm_max_u64(r->base, a),
-			    kmm_min_u64(r->limit, z), &changed);
-		if (r->limit > z)
-			emit_region(&rb, z + 1, r->limit, r);
+	cover_of(p, a, z, how == REWRITE_MAP ? KMM_OWNER_KERNEL : who, &c);
+	if (how == REWRITE_MAP) {
+		/* A range inside identical memory is counted, not mapped. */
+		if (c.any &&
+		    (!c.full || !c.uniform || !same_kind(c.first, &nr)))
+			return KMM_EEXIST;
+		delta = c.any;
+	} else {
+		if (how == REWRITE_ATTR ? !c.full : !c.any)
+			return KMM_ENOENT;
+		if (c.foreign)
+			return KMM_EPERM;
+		delta = how == REWRITE_UNMAP ? -1 : 0;
 	}
-	if (rb.full)
-		return KMM_ENOSPC;
-	p->scratch.nregions = rb.n;
-	copy_refs(p);
-	return apply(p);
+	return rewrite(p, a, z, how, &nr, delta);
 }
 
 /* ------------------------------------------------------------------------
@@ -798,18 +757,21 @@ static int pmsa_map(struct kmm_as *as, kmm_vaddr_t va, kmm_paddr_t pa,
 {
 	if (va != pa)
 		return KMM_ENOTSUP; /* an MPU cannot translate */
-	return do_map(pmsa_of(as), pa, pa + (size - 1), attr, as->owner, 0);
+	return update(pmsa_of(as), pa, pa + (size - 1), REWRITE_MAP, attr,
+		      as->owner, 0);
 }
 
 static int pmsa_unmap(struct kmm_as *as, kmm_vaddr_t va, size_t size)
 {
-	return do_unmap(pmsa_of(as), va, va + (size - 1), as->owner);
+	return update(pmsa_of(as), va, va + (size - 1), REWRITE_UNMAP, 0,
+		      as->owner, 0);
 }
 
 static int pmsa_protect(struct kmm_as *as, kmm_vaddr_t va, size_t size,
 			kmm_attr_t attr)
 {
-	return do_protect(pmsa_of(as), va, va + (size - 1), attr, as->owner);
+	return update(pmsa_of(as), va, va + (size - 1), REWRITE_ATTR, attr,
+		      as->owner, 0);
 }
 
 static const struct kmm_pmsa_region *find(const struct kmm_pmsa *p,
@@ -854,13 +816,12 @@ static int pmsa_query(const struct kmm_as *as, kmm_vaddr_t va, kmm_paddr_t *pa,
 static void pmsa_caps(const struct kmm_as *as, struct kmm_as_caps *caps)
 {
 	const struct kmm_pmsa *p = cpmsa_of(as);
-	unsigned int n, lo = kmm_log2_u64(kmm_pmsa_granule(p->arch));
+	unsigned int lo = kmm_log2_u64(kmm_pmsa_granule(p->arch));
 	unsigned int hi = kmm_log2_u64(space_end(p));
 
 	caps->flags = KMM_CAP_IDENTITY_ONLY | KMM_CAP_PARTIAL_UNMAP;
-	caps->block_sizes = 0;
-	for (n = lo; n <= hi; n++)
-		caps->block_sizes |= 1ull << n;
+	/* Every power of two from the granule to the end of the space. */
+	caps->block_sizes = ((2ull << hi) - 1) & ~((1ull << lo) - 1);
 	caps->granule = kmm_pmsa_granule(p->arch);
 	caps->va_end = space_end(p);
 }
@@ -960,36 +921,39 @@ int kmm_pmsa_guest_init(struct kmm_pmsa *g, const struct kmm_pmsa *hyp,
 	return KMM_OK;
 }
 
-int kmm_pmsa_add(struct kmm_pmsa *p, kmm_paddr_t base, size_t size,
-		 kmm_attr_t attr, kmm_owner_t owner, unsigned int flags)
+/* kmm_pmsa_add() (@attr non-NULL) and kmm_pmsa_remove(). */
+static int add_remove(struct kmm_pmsa *p, kmm_paddr_t base, size_t size,
+		      const kmm_attr_t *attr, kmm_owner_t owner,
+		      unsigned int flags)
 {
+	kmm_paddr_t z = base + (size - 1);
 	int ret;
 
 	if (p == NULL || p->as.ops != &pmsa_ops ||
 	    (flags & ~KMM_PMSA_REGION_INIT) || owner == KMM_OWNER_NONE)
 		return KMM_EINVAL;
 	kmm_port_lock(p->as.port);
-	ret = kmm_as_check_args(&p->as, base, base, size, attr, true);
+	/* For a removal only the range is checked: KMM_ATTR_R stands for
+	 * "any". */
+	ret = kmm_as_check_args(&p->as, base, attr ? base : 0, size,
+				attr ? *attr : KMM_ATTR_R, attr != NULL);
 	if (!ret)
-		ret = do_map(p, base, base + (size - 1), attr, owner, flags);
+		ret = update(p, base, z, attr ? REWRITE_MAP : REWRITE_UNMAP,
+			     attr ? *attr : 0, owner, flags);
 	kmm_port_unlock(p->as.port);
 	return ret;
+}
+
+int kmm_pmsa_add(struct kmm_pmsa *p, kmm_paddr_t base, size_t size,
+		 kmm_attr_t attr, kmm_owner_t owner, unsigned int flags)
+{
+	return add_remove(p, base, size, &attr, owner, flags);
 }
 
 int kmm_pmsa_remove(struct kmm_pmsa *p, kmm_paddr_t base, size_t size,
 		    kmm_owner_t owner)
 {
-	int ret;
-
-	if (p == NULL || p->as.ops != &pmsa_ops || owner == KMM_OWNER_NONE)
-		return KMM_EINVAL;
-	kmm_port_lock(p->as.port);
-	/* Only the range is checked: KMM_ATTR_R stands for "any". */
-	ret = kmm_as_check_args(&p->as, base, 0, size, KMM_ATTR_R, false);
-	if (!ret)
-		ret = do_unmap(p, base, base + (size - 1), owner);
-	kmm_port_unlock(p->as.port);
-	return ret;
+	return add_remove(p, base, size, NULL, owner, 0);
 }
 
 int kmm_pmsa_free_slots(const struct kmm_pmsa *p)
@@ -1008,7 +972,8 @@ static int can_write(const struct kmm_pmsa *p)
 	return KMM_OK;
 }
 
-int kmm_pmsa_load(struct kmm_pmsa *p)
+/* kmm_pmsa_load() (@load: write every slot first) and kmm_pmsa_adopt(). */
+static int go_live(struct kmm_pmsa *p, bool load)
 {
 	unsigned int s;
 	int ret;
@@ -1019,27 +984,24 @@ int kmm_pmsa_load(struct kmm_pmsa *p)
 	if (ret)
 		return ret;
 	kmm_port_lock(p->as.port);
-	for (s = 0; s < p->nslots; s++)
-		hw_write(p, s, &p->hw[s]);
-	hw_sync(p);
+	if (load) {
+		for (s = 0; s < p->nslots; s++)
+			hw_write(p, s, &p->hw[s]);
+		hw_sync(p);
+	}
 	p->live = true;
 	kmm_port_unlock(p->as.port);
-	return (int)p->nslots;
+	return load ? (int)p->nslots : KMM_OK;
+}
+
+int kmm_pmsa_load(struct kmm_pmsa *p)
+{
+	return go_live(p, true);
 }
 
 int kmm_pmsa_adopt(struct kmm_pmsa *p)
 {
-	int ret;
-
-	if (p == NULL || p->as.ops != &pmsa_ops)
-		return KMM_EINVAL;
-	ret = can_write(p);
-	if (ret)
-		return ret;
-	kmm_port_lock(p->as.port);
-	p->live = true;
-	kmm_port_unlock(p->as.port);
-	return KMM_OK;
+	return go_live(p, false);
 }
 
 /* Keeps the refs that lie in surviving regions. */
