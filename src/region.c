@@ -1373,12 +1373,7 @@ static void cursor_fill(struct kmm_p2v_cursor *cur, const struct kmm_regions *r,
 		__builtin_prefetch(&cur->region->runs[i]);
 }
 
-/*
- * Moves the cursor on to the next run of its region (the buffer's) and
- * loads the one after it. Runs held in the region itself (all of them in
- * regions of up to KMM_REGION_INLINE_RUNS runs) take the short way.
- */
-static void cursor_advance(struct kmm_p2v_cursor *cur)
+void kmm_p2v_cursor_step(struct kmm_p2v_cursor *cur)
 {
 	const struct kmm_region *rg = cur->region;
 	size_t n = cur->run + 2;
@@ -1386,6 +1381,8 @@ static void cursor_advance(struct kmm_p2v_cursor *cur)
 	cur->first = cur->next_first;
 	cur->size = cur->next_size;
 	cur->va = cur->next_va;
+	/* Runs held in the region itself (all of them in regions of up to
+	 * KMM_REGION_INLINE_RUNS runs) take the short way. */
 	if (n + 1 < KMM_REGION_INLINE_RUNS && n + 1 < rg->nr_runs) {
 		cur->run++;
 		cur->next_first = rg->runs[n].pa;
@@ -1443,7 +1440,7 @@ int kmm_phys_to_virt_cursor_slow(const struct kmm_as *as,
 		}
 		/* The pages of a buffer: the run that follows in VA. */
 		if (pa_indexed(r) && pa - cur->next_first < cur->next_size) {
-			cursor_advance(cur);
+			kmm_p2v_cursor_step(cur);
 			*va = cur->va + (pa - cur->first);
 			return KMM_OK;
 		}

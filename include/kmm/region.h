@@ -267,14 +267,22 @@ int kmm_phys_to_virt_cursor_slow(const struct kmm_as *as,
 				 kmm_vaddr_t *va);
 
 /**
+ * For kmm_phys_to_virt_cursor() only, on a cursor that is valid for its
+ * regions: makes the run after the cached one the cached run and loads
+ * the run after that from the region's run table. Checks nothing.
+ */
+void kmm_p2v_cursor_step(struct kmm_p2v_cursor *cur);
+
+/**
  * As kmm_phys_to_virt(), first trying the run @p cur last hit and the run
  * after it in the same region, then falling back to the index and
  * remembering the run found. Resolving the pages of one buffer in order
  * costs a few nanoseconds per page: the common case (same run as last
  * time) is inline, two compares on the cursor after checking that it
  * belongs to these regions and that they did not change; moving on to
- * the next run of the buffer takes one call and reads only the cursor
- * and the region's run table. For a PA that several regions map, the
+ * the next run of the buffer is checked inline too and takes one short
+ * call (kmm_p2v_cursor_step()) that reads only the cursor and the
+ * region's run table. For a PA that several regions map, the
  * cached run answers as long as it contains the PA, so the VA may differ
  * from the alias rule of kmm_phys_to_virt(); it always maps @p pa.
  * @param as  the address space.
@@ -298,6 +306,13 @@ static inline int kmm_phys_to_virt_cursor(const struct kmm_as *as,
 	 * regions, so r is not NULL once it matches. */
 	if (off < cur->size && cur->regions == r &&
 	    cur->generation == r->generation) {
+		*va = cur->va + off;
+		return 0;
+	}
+	off = pa - cur->next_first;
+	if (off < cur->next_size && cur->regions == r &&
+	    cur->generation == r->generation) {
+		kmm_p2v_cursor_step(cur);
 		*va = cur->va + off;
 		return 0;
 	}
