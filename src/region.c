@@ -1375,9 +1375,14 @@ static void cursor_fill(struct kmm_p2v_cursor *cur, const struct kmm_regions *r,
 
 void kmm_p2v_cursor_step(struct kmm_p2v_cursor *cur)
 {
-	const struct kmm_region *rg = cur->region;
-	size_t n = cur->run + 2;
+	const struct kmm_region *rg;
+	size_t n;
 
+	/* Nothing to step to: a NULL or empty cursor, or no next run. */
+	if (cur == NULL || cur->region == NULL || cur->next_size == 0)
+		return;
+	rg = cur->region;
+	n = cur->run + 2;
 	cur->first = cur->next_first;
 	cur->size = cur->next_size;
 	cur->va = cur->next_va;

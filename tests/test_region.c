@@ -823,7 +823,14 @@ SHARED_TEST(empty_cursor_matches_no_address_and_walks_runs_in_va_order)
 	struct kmm_p2v_cursor cur;
 	kmm_vaddr_t va, v = 1;
 
+	struct kmm_p2v_cursor zero;
+
 	memset(&cur, 0, sizeof(cur));
+	memset(&zero, 0, sizeof(zero));
+	kmm_p2v_cursor_step(NULL);
+	kmm_p2v_cursor_step(&cur);
+	cr_expect_eq(memcmp(&cur, &zero, sizeof(cur)), 0,
+		     "stepping an empty cursor changes nothing");
 	cr_expect_eq(kmm_phys_to_virt_cursor(space, &cur, 0, &v), KMM_ENOENT,
 		     "a zeroed cursor holds no run, not [0, 1)");
 	cr_expect_eq(v, 1, "a failed lookup writes nothing");

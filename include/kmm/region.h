@@ -267,9 +267,11 @@ int kmm_phys_to_virt_cursor_slow(const struct kmm_as *as,
 				 kmm_vaddr_t *va);
 
 /**
- * For kmm_phys_to_virt_cursor() only, on a cursor that is valid for its
+ * For kmm_phys_to_virt_cursor() only, on a cursor it found valid for its
  * regions: makes the run after the cached one the cached run and loads
- * the run after that from the region's run table. Checks nothing.
+ * the run after that from the region's run table. Does nothing to a NULL
+ * or empty cursor. It does not check the regions' generation: the caller
+ * has.
  */
 void kmm_p2v_cursor_step(struct kmm_p2v_cursor *cur);
 
