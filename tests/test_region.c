@@ -820,10 +820,8 @@ SHARED_TEST(empty_cursor_matches_no_address_and_walks_runs_in_va_order)
 	/* Runs of 2, 1 and 3 pages: the cursor must step run by run. */
 	kmm_paddr_t pages[] = { 0x20000, 0x21000, 0x8000,
 				0x40000, 0x41000, 0x42000 };
-	struct kmm_p2v_cursor cur;
+	struct kmm_p2v_cursor cur, zero;
 	kmm_vaddr_t va, v = 1;
-
-	struct kmm_p2v_cursor zero;
 
 	memset(&cur, 0, sizeof(cur));
 	memset(&zero, 0, sizeof(zero));
