@@ -1378,8 +1378,10 @@ void kmm_p2v_cursor_step(struct kmm_p2v_cursor *cur)
 	const struct kmm_region *rg;
 	size_t n;
 
-	/* Nothing to step to: a NULL or empty cursor, or no next run. */
-	if (cur == NULL || cur->region == NULL || cur->next_size == 0)
+	/* Nothing to step to: a NULL or empty cursor, or no next run; in a
+	 * build without translation every region is one run. */
+	if (!KMM_CONFIG_TRANSLATION || cur == NULL || cur->region == NULL ||
+	    cur->next_size == 0)
 		return;
 	rg = cur->region;
 	n = cur->run + 2;
