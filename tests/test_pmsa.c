@@ -718,18 +718,19 @@ Test(pmsa, protect_changes_attributes_and_merges_with_neighbours)
 	check_invariants(hyp);
 }
 
+/* Maps [pa, pa + size) of the hypervisor at VA == PA as RW data. */
+static void map_rw(kmm_paddr_t pa, uint64_t size)
+{
+	cr_assert_eq(kmm_map(&hyp->as, pa, pa, size, KMM_ATTR_RW_DATA), KMM_OK,
+		     "map %llx", (unsigned long long)pa);
+}
+
 Test(pmsa, protect_keeps_every_reference_count_of_the_range)
 {
 	init_hyp(A64, 4, 0);
-	cr_assert_eq(kmm_map(&hyp->as, 0x40000000, 0x40000000, 0x4000,
-			     KMM_ATTR_RW_DATA),
-		     KMM_OK);
-	cr_assert_eq(kmm_map(&hyp->as, 0x40001000, 0x40001000, 0x2000,
-			     KMM_ATTR_RW_DATA),
-		     KMM_OK);
-	cr_assert_eq(kmm_map(&hyp->as, 0x40002000, 0x40002000, 0x1000,
-			     KMM_ATTR_RW_DATA),
-		     KMM_OK);
+	map_rw(0x40000000, 0x4000);
+	map_rw(0x40001000, 0x2000);
+	map_rw(0x40002000, 0x1000);
 	cr_assert_eq(kmm_protect(&hyp->as, 0x40000000, 0x4000, RO_DATA),
 		     KMM_OK);
 	cr_assert_eq(hyp->nregions, 1);
