@@ -44,7 +44,10 @@
  * an address. The PMSA backend then programs one MPU region for the
  * claimed range and, on unmap, the caller frees the claim. Guards make no
  * sense when VA == PA (they would forbid adjacent physical ranges), so
- * identity mode requires @c guard_granules = 0.
+ * identity mode requires @c guard_granules = 0. An identity vaspace keeps
+ * none of the cached per-alignment values (it never allocates), and a
+ * build without a translating backend (KMM_CONFIG_TRANSLATION 0) has only
+ * identity vaspaces and leaves that code out.
  *
  * Node memory: every range and every window takes one node from the slab
  * in @c nodes (objects of at least sizeof(struct kmm_vaspace_node) bytes,
@@ -199,7 +202,9 @@ struct kmm_vaspace {
  * @param cfg its configuration.
  * @return 0; KMM_EINVAL (NULL argument or slab, granule not a power of
  *         two or above KMM_VASPACE_MAX_GRANULE, slab objects too small or
- *         too weakly aligned for a node, guard in identity mode).
+ *         too weakly aligned for a node, guard in identity mode),
+ *         KMM_ENOTSUP (not identity mode in a build without translation,
+ *         KMM_CONFIG_TRANSLATION 0).
  */
 int kmm_vaspace_init(struct kmm_vaspace *vs,
 		     const struct kmm_vaspace_config *cfg);
