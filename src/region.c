@@ -1338,10 +1338,10 @@ static void cursor_load_next(struct kmm_p2v_cursor *cur)
 }
 
 /*
- * Makes the cursor hold the run [first, first + size) of @rg, mapped at @va,
- * and the run after it in @rg. The region's run table is read now, with the lookup, so
- * that walking on through the buffer reads only the cursor until the walk
- * leaves the run, and then only that table.
+ * Makes the cursor hold the run [first, first + size) of @rg, mapped at
+ * @va, and the run after it in @rg. The region's run table is read now,
+ * with the lookup, so that walking on through the buffer reads only the
+ * cursor until the walk leaves the run, and then only that table.
  */
 static void cursor_fill(struct kmm_p2v_cursor *cur, const struct kmm_regions *r,
 			const struct kmm_region *rg, kmm_paddr_t first,
@@ -1403,8 +1403,8 @@ void kmm_p2v_cursor_step(struct kmm_p2v_cursor *cur)
 }
 
 /*
- * A full lookup that refills @cur. Out of line so that the step from one
- * run to the next (kmm_phys_to_virt_cursor_slow()) stays a leaf function.
+ * A full lookup that refills @cur. Out of line, so that the cheap cases of
+ * kmm_phys_to_virt_cursor_slow() save no registers for it.
  */
 __attribute__((noinline)) static int cursor_lookup(const struct kmm_regions *r,
 						   struct kmm_p2v_cursor *cur,
