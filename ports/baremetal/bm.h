@@ -6,8 +6,10 @@
  * read back the syndrome the core reported.
  *
  * Each target directory (aarch64/, armv8m/, armv8r/) supplies the start
- * code, the exception vectors, bm_putc(), bm_exit() and the probes; this
- * header and bm_common.c are shared. A program defines bm_main().
+ * code and the exception vectors; aarch64/ also its console, exit and
+ * probes, which the 32-bit targets share (bm_semihost32.c, probes32.S,
+ * with a per-target bm_semihost()). This header and bm_common.c are
+ * shared by all. A program defines bm_main().
  */
 #ifndef KMM_BM_H
 #define KMM_BM_H
@@ -47,6 +49,14 @@ int bm_main(void);
 /* Target hooks. */
 void bm_putc(char c);
 __attribute__((noreturn)) void bm_exit(int status);
+/*
+ * 32-bit targets: one semihosting call, the trap their bm_putc() and
+ * bm_exit() (bm_semihost32.c) make.
+ */
+uint32_t bm_semihost(uint32_t op, const void *arg);
+
+/* The kmm_port log callback of every target: "kmm: <line>" on the console. */
+void bm_port_log(void *cookie, const char *line);
 
 /*
  * Probes: each performs one access with the fault record armed and returns

@@ -172,3 +172,9 @@ void bm_check_eq(const char *file, int line, const char *a_text,
 		  a_text, b_text, (unsigned long long)a, (unsigned long long)b);
 	bm_exit(BM_EXIT_CHECK_FAILED);
 }
+
+void bm_port_log(void *cookie, const char *line)
+{
+	(void)cookie;
+	bm_printf("kmm: %s\n", line);
+}

@@ -220,12 +220,6 @@ static void *port_pa_to_ptr(void *cookie, kmm_paddr_t pa)
 	return (void *)(uintptr_t)pa;
 }
 
-static void port_log(void *cookie, const char *line)
-{
-	(void)cookie;
-	bm_printf("kmm: %s\n", line);
-}
-
 void bm_port_init(struct kmm_port *port, struct bm_port_stats *stats)
 {
 	*port = (struct kmm_port){
@@ -236,6 +230,6 @@ void bm_port_init(struct kmm_port *port, struct bm_port_stats *stats)
 		.tlb_sync = port_tlb_sync,
 		.clean_range = port_clean_range,
 		.pa_to_ptr = port_pa_to_ptr,
-		.log = port_log,
+		.log = bm_port_log,
 	};
 }

@@ -8,37 +8,20 @@
 #include "../bm.h"
 #include "bm_armv8m.h"
 
-/* Semihosting (Arm IHI 0078). */
-#define SEMIHOST_SYS_WRITEC 0x03u
-#define SEMIHOST_SYS_EXIT_EXTENDED 0x20u
-#define SEMIHOST_APPLICATION_EXIT 0x20026u
-
 void bm_reset(void);
 void bm_fault_entry(void);
 void bm_fault_handler(uint32_t *frame, uint32_t exc_return);
 
 extern char __bss_start[], __bss_end[];
 
-static uint32_t semihost(uint32_t op, const void *arg)
+/* A semihosting call: BKPT #0xab on M-profile. */
+uint32_t bm_semihost(uint32_t op, const void *arg)
 {
 	register uint32_t r0 __asm__("r0") = op;
 	register uint32_t r1 __asm__("r1") = (uint32_t)(uintptr_t)arg;
 
 	__asm__ volatile("bkpt #0xab" : "+r"(r0) : "r"(r1) : "memory");
 	return r0;
-}
-
-void bm_putc(char c)
-{
-	semihost(SEMIHOST_SYS_WRITEC, &c);
-}
-
-void bm_exit(int status)
-{
-	uint32_t block[2] = { SEMIHOST_APPLICATION_EXIT, (uint32_t)status };
-
-	for (;;)
-		semihost(SEMIHOST_SYS_EXIT_EXTENDED, block);
 }
 
 static const char *const exception_names[8] = {

@@ -6,11 +6,6 @@
 #include "../bm.h"
 #include "bm_armv8r.h"
 
-/* Semihosting (Arm IHI 0078); A32 uses HLT #0xf000. */
-#define SEMIHOST_SYS_WRITEC 0x03u
-#define SEMIHOST_SYS_EXIT_EXTENDED 0x20u
-#define SEMIHOST_APPLICATION_EXIT 0x20026u
-
 /* The frame start.S saves. */
 struct bm_regs {
 	uint32_t ret; /* ELR_hyp or the EL1 return address. */
@@ -22,26 +17,14 @@ struct bm_regs {
 uint32_t bm_hyp_exception(struct bm_regs *regs, uint32_t vector);
 void bm_el1_exception(struct bm_regs *regs, uint32_t vector);
 
-static uint32_t semihost(uint32_t op, const void *arg)
+/* A semihosting call: HLT #0xf000 in A32. */
+uint32_t bm_semihost(uint32_t op, const void *arg)
 {
 	register uint32_t r0 __asm__("r0") = op;
 	register uint32_t r1 __asm__("r1") = (uint32_t)(uintptr_t)arg;
 
 	__asm__ volatile("hlt #0xf000" : "+r"(r0) : "r"(r1) : "memory");
 	return r0;
-}
-
-void bm_putc(char c)
-{
-	semihost(SEMIHOST_SYS_WRITEC, &c);
-}
-
-void bm_exit(int status)
-{
-	uint32_t block[2] = { SEMIHOST_APPLICATION_EXIT, (uint32_t)status };
-
-	for (;;)
-		semihost(SEMIHOST_SYS_EXIT_EXTENDED, block);
 }
 
 static const char *const vector_names[8] = {

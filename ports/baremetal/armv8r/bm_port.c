@@ -55,18 +55,12 @@ static void port_mpu_sync(void *cookie)
 		st->mpu_syncs++;
 }
 
-static void port_log(void *cookie, const char *line)
-{
-	(void)cookie;
-	bm_printf("kmm: %s\n", line);
-}
-
 void bm_port_init(struct kmm_port *port, struct bm_port_stats *stats)
 {
 	*port = (struct kmm_port){
 		.cookie = stats,
 		.mpu_write = port_mpu_write,
 		.mpu_sync = port_mpu_sync,
-		.log = port_log,
+		.log = bm_port_log,
 	};
 }

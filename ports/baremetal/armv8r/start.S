@@ -144,56 +144,7 @@ el1_common:
 	pop	{r0-r12, lr}
 	movs	pc, lr
 
-/* Probes (see bm.h), shared by Hyp mode and EL1 guests. */
-	.macro	arm_probe resume
-	ldr	r2, =bm_fault
-	adr	r3, \resume
-	str	r3, [r2, #BM_FAULT_RESUME]
-	mov	r3, #0
-	str	r3, [r2, #BM_FAULT_TAKEN]
-	mov	r3, #1
-	str	r3, [r2, #BM_FAULT_ARMED]
-	dsb	sy
-	isb
-	.endm
-
-	.macro	disarm_probe
-	ldr	r2, =bm_fault
-	mov	r3, #0
-	str	r3, [r2, #BM_FAULT_ARMED]
-	ldr	r0, [r2, #BM_FAULT_TAKEN]
-	cmp	r0, #0
-	movne	r0, #1
-	.endm
-
-	.global	bm_probe_read32
-bm_probe_read32:
-	arm_probe 1f
-	.global	bm_probe_read32_insn
-bm_probe_read32_insn:
-	ldr	r3, [r0]
-	str	r3, [r1]
-1:	disarm_probe
-	bx	lr
-
-	.global	bm_probe_write32
-bm_probe_write32:
-	arm_probe 1f
-	.global	bm_probe_write32_insn
-bm_probe_write32_insn:
-	str	r1, [r0]
-	dsb	sy
-1:	disarm_probe
-	bx	lr
-
-	.global	bm_probe_exec
-bm_probe_exec:
-	push	{r4, lr}
-	arm_probe 1f
-	blx	r0
-1:	disarm_probe
-	pop	{r4, pc}
-	.ltorg
+/* The probes (bm.h) are in ../probes32.S, shared with Armv8-M. */
 
 	.bss
 	.balign	8

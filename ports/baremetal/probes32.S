@@ -1,14 +1,30 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Armv8-M probes (see bm.h): arm bm_fault with the resume address, make
- * one access, disarm. The fault handler resumes an armed probe at its
- * resume point with bm_fault filled in.
+ * Probes (see bm.h) of the 32-bit targets, Armv8-M (T32) and Armv8-R
+ * AArch32 (A32): arm bm_fault with the resume address, make one access,
+ * disarm. The fault handler resumes an armed probe at its resume point
+ * with bm_fault filled in. One source for both instruction sets: the
+ * flag-setting moves and the IT are valid in either (an IT assembles to
+ * nothing in A32), and resume points are word aligned as T32 adr needs.
  */
-#include "../bm_fault.h"
+#include "bm_fault.h"
 
 	.syntax	unified
+#ifdef __thumb__
 	.thumb
+#else
+	.arm
+#endif
 	.text
+
+	.macro	probe_func name
+	.global	\name
+	.type	\name, %function
+#ifdef __thumb__
+	.thumb_func
+#endif
+\name:
+	.endm
 
 	.macro	arm_probe resume
 	ldr	r2, =bm_fault
@@ -33,10 +49,7 @@
 	.endm
 
 	/* bool bm_probe_read32(uintptr_t addr, uint32_t *val) */
-	.global	bm_probe_read32
-	.type	bm_probe_read32, %function
-	.thumb_func
-bm_probe_read32:
+	probe_func bm_probe_read32
 	arm_probe 1f
 	.global	bm_probe_read32_insn
 bm_probe_read32_insn:
@@ -48,10 +61,7 @@ bm_probe_read32_insn:
 	.ltorg
 
 	/* bool bm_probe_write32(uintptr_t addr, uint32_t val) */
-	.global	bm_probe_write32
-	.type	bm_probe_write32, %function
-	.thumb_func
-bm_probe_write32:
+	probe_func bm_probe_write32
 	arm_probe 1f
 	.global	bm_probe_write32_insn
 bm_probe_write32_insn:
@@ -62,11 +72,8 @@ bm_probe_write32_insn:
 	bx	lr
 	.ltorg
 
-	/* bool bm_probe_exec(uintptr_t addr): addr must have bit 0 set. */
-	.global	bm_probe_exec
-	.type	bm_probe_exec, %function
-	.thumb_func
-bm_probe_exec:
+	/* bool bm_probe_exec(uintptr_t addr); T32 code needs bit 0 set. */
+	probe_func bm_probe_exec
 	push	{r4, lr}
 	arm_probe 1f
 	blx	r0
