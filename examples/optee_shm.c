@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "host_port.h"
 #include "kmm/guest.h"
 #include "kmm/region.h"
@@ -31,17 +32,6 @@
 #define BUFPAGES 4
 
 static int failures;
-
-#define CHECK(cond, ...)                                             \
-	do {                                                         \
-		if (!(cond)) {                                       \
-			printf("  CHECK FAILED (%s:%d): ", __FILE__, \
-			       __LINE__);                            \
-			printf(__VA_ARGS__);                         \
-			printf("\n");                                \
-			failures++;                                  \
-		}                                                    \
-	} while (0)
 
 struct guest {
 	kmm_owner_t id;
@@ -212,10 +202,8 @@ int main(void)
 	ret = kmm_guest_shm_register(&k, 1, 0, &g1.pa[1], 1, &va);
 	printf("guest 1 registers while dying: %s\n", kmm_errname(ret));
 	CHECK(ret == KMM_EBUSY, "dying register");
-	CHECK(guest_resolve(&g2, "while guest 1 dies") == NBUF * BUFPAGES, "g2 "
-									   "dur"
-									   "in"
-									   "g");
+	CHECK(guest_resolve(&g2, "while guest 1 dies") == NBUF * BUFPAGES,
+	      "g2 during");
 	while ((ret = kmm_guest_destroy_step(&k, 1)) == KMM_EBUSY)
 		steps++;
 	CHECK(ret == 0, "destroy: %s", kmm_errname(ret));
@@ -231,10 +219,8 @@ int main(void)
 	      "no stale p2v");
 
 	/* Guest 2 keeps working: its buffers, a new one, new pages. */
-	CHECK(guest_resolve(&g2, "after guest 1 died") == NBUF * BUFPAGES, "g2 "
-									   "aft"
-									   "e"
-									   "r");
+	CHECK(guest_resolve(&g2, "after guest 1 died") == NBUF * BUFPAGES,
+	      "g2 after");
 	CHECK(kmm_guest_vunmap(&k, 2, 0, g2.buf_va[0]) == 0, "g2 unregister");
 	guest_register(&g2, 0);
 	for (int i = 0; i < 32; i++) {
@@ -258,7 +244,6 @@ int main(void)
 	CHECK(zero_pages > 0, "reuse");
 	CHECK(guest_resolve(&g2, "at the end") == NBUF * BUFPAGES, "g2 end");
 
-	printf("%s: %d check(s) failed\n", failures ? "FAIL" : "OK", failures);
 	kmm_host_fini(&host);
-	return failures ? 1 : 0;
+	return check_verdict(failures);
 }

@@ -351,8 +351,7 @@ int main(int argc, char **argv)
 	/* Guests share the MPU after the run-time hypervisor slots. */
 	if (kmm_pmsa_boot_to_runtime(hyp, NULL, 0, &rep) == KMM_OK) {
 		print_set("run-time set", hyp, 0, slots);
-		printf("  %u init regions dropped, %u -> %u slots, slots %u.. "
-		       "free\n",
+		printf("  %u init regions dropped, %u -> %u slots, slots %u.. free\n",
 		       rep.dropped, rep.slots_before, rep.slots_after,
 		       rep.first_free);
 		fits &= hyp->nregions <= slots;

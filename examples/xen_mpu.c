@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "host_port.h"
 #include "kmm/guest.h"
 
@@ -38,17 +39,6 @@
 #define GUEST_QUOTA_SLOTS 4
 
 static int failures;
-
-#define CHECK(cond, ...)                                             \
-	do {                                                         \
-		if (!(cond)) {                                       \
-			printf("  CHECK FAILED (%s:%d): ", __FILE__, \
-			       __LINE__);                            \
-			printf(__VA_ARGS__);                         \
-			printf("\n");                                \
-			failures++;                                  \
-		}                                                    \
-	} while (0)
 
 static struct kmm_host host;
 static struct kmm_pages pages;
@@ -158,9 +148,9 @@ static void setup_memory(const char *dtb_path)
 		printf("  reserved 0x%08llx + 0x%llx%s\n",
 		       (unsigned long long)mem.reserved[i].base,
 		       (unsigned long long)mem.reserved[i].size,
-		       (mem.reserved[i].flags & KMM_FDT_RESV_NO_MAP) ? " no-"
-								       "map" :
-								       "");
+		       (mem.reserved[i].flags & KMM_FDT_RESV_NO_MAP) ?
+			       " no-map" :
+			       "");
 	CHECK(kmm_fdt_pages_span(&mem, &base, &span) == 0, "span");
 	if (kmm_host_init(&host, base, span, 4096) != 0) {
 		printf("xen_mpu: out of host memory\n");
@@ -341,36 +331,26 @@ int main(int argc, char **argv)
 	       (unsigned long long)u.pages, u.regions, u.mpu_slots,
 	       (unsigned long long)u.va_bytes);
 	CHECK(kmm_pmsa_free_slots(&hyp) == hyp_before, "hyp slot back");
-	CHECK(kmm_query(&hyp.as, shared, NULL, NULL, NULL) == KMM_ENOENT, "stal"
-									  "e "
-									  "hyp "
-									  "mapp"
-									  "in"
-									  "g");
+	CHECK(kmm_query(&hyp.as, shared, NULL, NULL, NULL) == KMM_ENOENT,
+	      "stale hyp mapping");
 	CHECK(gsets[1].nregions == 0, "guest 1 set empty");
 	print_set("Xen region set", &hyp);
 	print_set("guest 2 stage-2 region set (still live)", &gsets[2]);
-	CHECK(kmm_query(&gsets[2].as, g2_ram, NULL, NULL, NULL) == 0, "guest 2 "
-								      "mappin"
-								      "g");
+	CHECK(kmm_query(&gsets[2].as, g2_ram, NULL, NULL, NULL) == 0,
+	      "guest 2 mapping");
 	CHECK(kmm_guest_usage(&k, 2, &u) == 0 && u.mpu_slots == 2,
 	      "guest 2 slots %u", u.mpu_slots);
 	/* Guest 1's frames are free again, scrubbed when handed out. */
 	{
 		kmm_owner_t o;
 
-		CHECK(kmm_pages_owner(&pages, g1_ram, &o) == KMM_ENOENT, "guest"
-									 " 1 "
-									 "RAM "
-									 "still"
-									 " owne"
-									 "d");
+		CHECK(kmm_pages_owner(&pages, g1_ram, &o) == KMM_ENOENT,
+		      "guest 1 RAM still owned");
 	}
 
-	printf("\n%s: %d check(s) failed\n", failures ? "FAIL" : "OK",
-	       failures);
+	printf("\n");
 	kmm_host_fini(&host);
-	return failures ? 1 : 0;
+	return check_verdict(failures);
 }
 
 #else /* !(KMM_CONFIG_BACKEND_PMSA && KMM_CONFIG_FDT) */

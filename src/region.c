@@ -83,14 +83,10 @@ struct kmm_region {
 	struct region_run runs[KMM_REGION_INLINE_RUNS];
 };
 
-_Static_assert(sizeof(struct kmm_region) <= KMM_REGION_NODE_SIZE, "region must "
-								  "fit one "
-								  "metadata "
-								  "object");
-_Static_assert(sizeof(struct run_chunk) <= KMM_REGION_NODE_SIZE, "run chunk "
-								 "must fit one "
-								 "metadata "
-								 "object");
+_Static_assert(sizeof(struct kmm_region) <= KMM_REGION_NODE_SIZE,
+	       "region must fit one metadata object");
+_Static_assert(sizeof(struct run_chunk) <= KMM_REGION_NODE_SIZE,
+	       "run chunk must fit one metadata object");
 
 /* Nodes taken for a batch of insertions, linked through their first word. */
 struct node_reserve {

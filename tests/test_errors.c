@@ -23,8 +23,8 @@ Test(errors, every_code_has_its_own_name_and_text)
 		}
 	}
 	cr_assert_str_eq(kmm_errname(KMM_EQUOTA), "KMM_EQUOTA");
-	cr_assert_str_eq(kmm_strerror(KMM_EPERM), "not permitted for this "
-						  "owner");
+	cr_assert_str_eq(kmm_strerror(KMM_EPERM),
+			 "not permitted for this owner");
 }
 
 Test(errors, unknown_codes_are_reported_as_such)

@@ -171,11 +171,8 @@ Test(slab, random_alloc_free_keeps_objects_disjoint_and_counts_exact)
 				uintptr_t a = (uintptr_t)o;
 				uintptr_t b = (uintptr_t)live[i];
 
-				cr_assert(a + OBJ <= b || b + OBJ <= a, "live "
-									"object"
-									"s "
-									"overla"
-									"p");
+				cr_assert(a + OBJ <= b || b + OBJ <= a,
+					  "live objects overlap");
 			}
 			live[nlive++] = o;
 		} else {

@@ -11,8 +11,8 @@
 _Static_assert(offsetof(struct bm_fault, armed) == BM_FAULT_ARMED, "layout");
 _Static_assert(offsetof(struct bm_fault, taken) == BM_FAULT_TAKEN, "layout");
 _Static_assert(offsetof(struct bm_fault, resume) == BM_FAULT_RESUME, "layout");
-_Static_assert(offsetof(struct bm_fault, syndrome) == BM_FAULT_SYNDROME, "layou"
-									 "t");
+_Static_assert(offsetof(struct bm_fault, syndrome) == BM_FAULT_SYNDROME,
+	       "layout");
 _Static_assert(offsetof(struct bm_fault, addr) == BM_FAULT_ADDR, "layout");
 _Static_assert(offsetof(struct bm_fault, ipa) == BM_FAULT_IPA, "layout");
 _Static_assert(offsetof(struct bm_fault, pc) == BM_FAULT_PC, "layout");

@@ -1813,8 +1813,7 @@ static void check_p2v(struct world *w, struct side *s, kmm_paddr_t pa)
 		wr = model_p2v(s, pa, o, &want);
 		gr = kmm_phys_to_virt_owner(s->as, pa, o, &got);
 		CHECK(w, wr == gr && (gr || want == got),
-		      "%s: phys_to_virt_owner(%#llx, %u) = %s %#llx, model %s "
-		      "%#llx",
+		      "%s: phys_to_virt_owner(%#llx, %u) = %s %#llx, model %s %#llx",
 		      s->name, (unsigned long long)pa, o, kmm_errname(gr),
 		      (unsigned long long)got, kmm_errname(wr),
 		      (unsigned long long)want);
@@ -2542,8 +2541,7 @@ static void g_check_gone(struct world *w, struct side *s,
 		check_v2p(w, s, g->runs[k].va);
 		gr = kmm_phys_to_virt_owner(s->as, g->runs[k].pa, id, &va);
 		CHECK(w, gr == KMM_ENOENT,
-		      "%s: phys_to_virt_owner(%#llx, %u) of a dead guest = %s "
-		      "%#llx",
+		      "%s: phys_to_virt_owner(%#llx, %u) of a dead guest = %s %#llx",
 		      s->name, (unsigned long long)g->runs[k].pa, id,
 		      kmm_errname(gr), (unsigned long long)va);
 	}
@@ -2719,9 +2717,8 @@ static void side_setup(struct world *w, struct side *s, const char *name,
 	s->obj_mem = xalloc(KMM_REGION_NODE_ALIGN, objs * KMM_REGION_NODE_SIZE);
 	must(kmm_slab_init(&s->vs_slab, nsz, _Alignof(struct kmm_vaspace_node)),
 	     "slab");
-	must(kmm_slab_add_memory(&s->vs_slab, s->vs_mem, vs_objs * nsz), "slab "
-									 "memor"
-									 "y");
+	must(kmm_slab_add_memory(&s->vs_slab, s->vs_mem, vs_objs * nsz),
+	     "slab memory");
 	vcfg.nodes = &s->vs_slab;
 	must(kmm_vaspace_init(&s->vs, &vcfg), "region vaspace");
 	if (identity) {
@@ -2739,8 +2736,8 @@ static void side_setup(struct world *w, struct side *s, const char *name,
 	must(kmm_slab_add_memory(&s->obj_slab, s->obj_mem,
 				 objs * KMM_REGION_NODE_SIZE),
 	     "slab memory");
-	must(kmm_regions_init(&s->regions, as, &s->vs, &s->obj_slab), "region"
-								      "s");
+	must(kmm_regions_init(&s->regions, as, &s->vs, &s->obj_slab),
+	     "regions");
 	for (unsigned int o = 0; o < NOWN; o++)
 		s->quota[o] = UINT32_MAX;
 	memset(s->vown, -1, sizeof(s->vown));
@@ -2776,10 +2773,10 @@ static void guests_setup(struct world *w)
 	w->k.cfg.nspaces = 2;
 	for (kmm_owner_t o = 1; o < KMM_CONFIG_MAX_OWNERS; o++) {
 		must(kmm_vaspace_set_quota(&w->svs, o, UINT64_MAX), "quota");
-		must(kmm_regions_set_quota(&w->vmsa.as, o, UINT32_MAX), "quot"
-									"a");
-		must(kmm_regions_set_quota(&w->pmsa->as, o, UINT32_MAX), "quot"
-									 "a");
+		must(kmm_regions_set_quota(&w->vmsa.as, o, UINT32_MAX),
+		     "quota");
+		must(kmm_regions_set_quota(&w->pmsa->as, o, UINT32_MAX),
+		     "quota");
 	}
 }
 
@@ -2833,11 +2830,8 @@ static struct world *world_new(struct fz_stats *st)
 	must(kmm_slab_init(&w->svs_slab, nsz,
 			   _Alignof(struct kmm_vaspace_node)),
 	     "slab");
-	must(kmm_slab_add_memory(&w->svs_slab, w->svs_mem, S_NODES * nsz), "sla"
-									   "b "
-									   "mem"
-									   "or"
-									   "y");
+	must(kmm_slab_add_memory(&w->svs_slab, w->svs_mem, S_NODES * nsz),
+	     "slab memory");
 	scfg.nodes = &w->svs_slab;
 	scfg.port = &w->host.port;
 	must(kmm_vaspace_init(&w->svs, &scfg), "vaspace");

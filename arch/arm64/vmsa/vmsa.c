@@ -928,8 +928,7 @@ static void vmsa_dump(const struct kmm_as *as)
 	struct run r = { 0 };
 
 	kmm_log(v->as.port,
-		"vmsa: regime %u granule %x va_bits %u start level %u, %u "
-		"tables",
+		"vmsa: regime %u granule %x va_bits %u start level %u, %u tables",
 		(uint64_t)v->cfg.regime, 1ull << v->cfg.granule_shift,
 		(uint64_t)v->cfg.va_bits, (uint64_t)v->start_level, v->tables);
 	dump_walk(v, root(v), v->start_level, 0, v->root_entries, &r);
