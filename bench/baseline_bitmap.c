@@ -8,18 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct bitmap_pool {
-	uint64_t *bits; /* bit set: frame in use */
-	uint64_t pages;
-	uint64_t base_pfn;
-};
-
-void bitmap_pool_init(struct bitmap_pool *b, uint64_t base_pfn, uint64_t pages,
-		      uint64_t *bits);
-void bitmap_pool_mark(struct bitmap_pool *b, uint64_t first, uint64_t n,
-		      bool used);
-int bitmap_pool_alloc(struct bitmap_pool *b, unsigned int order, uint64_t *pfn);
-void bitmap_pool_free(struct bitmap_pool *b, uint64_t pfn, unsigned int order);
+#include "baselines.h"
 
 void bitmap_pool_init(struct bitmap_pool *b, uint64_t base_pfn, uint64_t pages,
 		      uint64_t *bits)

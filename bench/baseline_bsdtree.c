@@ -12,11 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-struct p2v_run {
-	uint64_t first;
-	uint64_t size;
-	uint64_t va;
-};
+#include "baselines.h"
 
 struct bsd_run {
 	RB_ENTRY(bsd_run) link;
@@ -32,10 +28,6 @@ static int bsd_run_cmp(struct bsd_run *a, struct bsd_run *b)
 
 RB_HEAD(bsd_runs, bsd_run);
 RB_GENERATE_STATIC(bsd_runs, bsd_run, link, bsd_run_cmp)
-
-void *p2v_bsdtree_build(const struct p2v_run *runs, size_t n);
-uint64_t p2v_bsdtree_lookups(const void *idx, const uint64_t *pas, size_t q);
-void p2v_bsdtree_free(void *idx);
 
 void *p2v_bsdtree_build(const struct p2v_run *runs, size_t n)
 {

@@ -7,22 +7,13 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-struct p2v_run {
-	uint64_t first;
-	uint64_t size;
-	uint64_t va;
-};
+#include "baselines.h"
 
 struct linear_region {
 	struct linear_region *next;
 	size_t nr_runs;
 	struct p2v_run runs[];
 };
-
-void *p2v_linear_build(const struct p2v_run *runs, const size_t *region_first,
-		       size_t nr_regions);
-uint64_t p2v_linear_lookups(const void *idx, const uint64_t *pas, size_t q);
-void p2v_linear_free(void *idx);
 
 /* @region_first[i] is the index of region i's first run; one extra entry. */
 void *p2v_linear_build(const struct p2v_run *runs, const size_t *region_first,

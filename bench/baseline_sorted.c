@@ -8,11 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-struct p2v_run {
-	uint64_t first;
-	uint64_t size;
-	uint64_t va;
-};
+#include "baselines.h"
 
 struct sorted_index {
 	size_t n;
@@ -20,10 +16,6 @@ struct sorted_index {
 	uint64_t *last;
 	uint64_t *va;
 };
-
-void *p2v_sorted_build(const struct p2v_run *runs, size_t n);
-uint64_t p2v_sorted_lookups(const void *idx, const uint64_t *pas, size_t q);
-void p2v_sorted_free(void *idx);
 
 static int cmp_run(const void *a, const void *b)
 {

@@ -16,13 +16,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-/* The interface bench_vaspace.c declares. */
-struct teemm *teemm_create(uint64_t base, uint64_t size, size_t capacity,
-			   uint64_t shuffle_seed);
-void teemm_destroy(struct teemm *p);
-int teemm_append(struct teemm *p, uint64_t base, uint64_t size);
-int teemm_alloc(struct teemm *p, uint64_t size, uint64_t align, uint64_t *va);
-int teemm_free(struct teemm *p, uint64_t va);
+#include "baselines.h"
 
 struct teemm_entry {
 	struct teemm_entry *next;

@@ -18,24 +18,8 @@
 #include <string.h>
 
 #include "bench.h"
+#include "baselines.h"
 #include "kmm/region.h"
-
-struct p2v_run {
-	uint64_t first;
-	uint64_t size;
-	uint64_t va;
-};
-
-void *p2v_bsdtree_build(const struct p2v_run *runs, size_t n);
-uint64_t p2v_bsdtree_lookups(const void *idx, const uint64_t *pas, size_t q);
-void p2v_bsdtree_free(void *idx);
-void *p2v_sorted_build(const struct p2v_run *runs, size_t n);
-uint64_t p2v_sorted_lookups(const void *idx, const uint64_t *pas, size_t q);
-void p2v_sorted_free(void *idx);
-void *p2v_linear_build(const struct p2v_run *runs, const size_t *region_first,
-		       size_t nr_regions);
-uint64_t p2v_linear_lookups(const void *idx, const uint64_t *pas, size_t q);
-void p2v_linear_free(void *idx);
 
 #define PAGE 4096ull
 

@@ -18,21 +18,9 @@
 #include <stdlib.h>
 
 #include "bench.h"
+#include "baselines.h"
 #include "kmm/errors.h"
 #include "kmm/pages.h"
-
-struct bitmap_pool {
-	uint64_t *bits;
-	uint64_t pages;
-	uint64_t base_pfn;
-};
-
-void bitmap_pool_init(struct bitmap_pool *b, uint64_t base_pfn, uint64_t pages,
-		      uint64_t *bits);
-void bitmap_pool_mark(struct bitmap_pool *b, uint64_t first, uint64_t n,
-		      bool used);
-int bitmap_pool_alloc(struct bitmap_pool *b, unsigned int order, uint64_t *pfn);
-void bitmap_pool_free(struct bitmap_pool *b, uint64_t pfn, unsigned int order);
 
 #define PAGE ((uint64_t)KMM_PAGE_SIZE)
 #define SPAN_BASE 0x80000000ull

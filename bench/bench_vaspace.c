@@ -27,16 +27,8 @@
 #include <stdlib.h>
 
 #include "bench.h"
+#include "baselines.h"
 #include "kmm/vaspace.h"
-
-/* Implemented in baseline_teemm.c. */
-struct teemm;
-struct teemm *teemm_create(uint64_t base, uint64_t size, size_t capacity,
-			   uint64_t shuffle_seed);
-void teemm_destroy(struct teemm *p);
-int teemm_append(struct teemm *p, uint64_t base, uint64_t size);
-int teemm_alloc(struct teemm *p, uint64_t size, uint64_t align, uint64_t *va);
-int teemm_free(struct teemm *p, uint64_t va);
 
 #define PAGE 0x1000ull
 #define WIN_BASE 0x100000000000ull
