@@ -1323,11 +1323,18 @@ static void cursor_load_next(struct kmm_p2v_cursor *cur)
 		cur->next_va = cur->va;
 		return;
 	}
-	c = chunk_after(rg, cur->chunk, cur->run);
-	e = run_entry(rg, c, n);
-	end = n + 1 < rg->nr_runs ?
-		      run_entry(rg, chunk_after(rg, c, n), n + 1)->va :
-		      rg->va + rg->size;
+	if (n + 1 < KMM_REGION_INLINE_RUNS) {
+		/* Both entries in the region itself: all of them in regions
+		 * of up to KMM_REGION_INLINE_RUNS runs. */
+		e = &rg->runs[n];
+		end = n + 1 < rg->nr_runs ? e[1].va : rg->va + rg->size;
+	} else {
+		c = chunk_after(rg, cur->chunk, cur->run);
+		e = run_entry(rg, c, n);
+		end = n + 1 < rg->nr_runs ?
+			      run_entry(rg, chunk_after(rg, c, n), n + 1)->va :
+			      rg->va + rg->size;
+	}
 	cur->next_first = e->pa;
 	cur->next_size = end - e->va;
 	cur->next_va = e->va;
@@ -1371,29 +1378,15 @@ static void cursor_fill(struct kmm_p2v_cursor *cur, const struct kmm_regions *r,
 
 void kmm_p2v_cursor_step(struct kmm_p2v_cursor *cur)
 {
-	const struct kmm_region *rg;
-	size_t n;
-
 	/* Nothing to step to: a NULL or empty cursor, or no next run; in a
 	 * build without translation every region is one run. */
 	if (!KMM_CONFIG_TRANSLATION || cur == NULL || cur->region == NULL ||
 	    cur->next_size == 0)
 		return;
-	rg = cur->region;
-	n = cur->run + 2;
 	cur->first = cur->next_first;
 	cur->size = cur->next_size;
 	cur->va = cur->next_va;
-	/* Runs held in the region itself (all of them in regions of up to
-	 * KMM_REGION_INLINE_RUNS runs) take the short way. */
-	if (n + 1 < KMM_REGION_INLINE_RUNS && n + 1 < rg->nr_runs) {
-		cur->run++;
-		cur->next_first = rg->runs[n].pa;
-		cur->next_va = rg->runs[n].va;
-		cur->next_size = rg->runs[n + 1].va - rg->runs[n].va;
-		return;
-	}
-	cur->chunk = chunk_after(rg, cur->chunk, cur->run);
+	cur->chunk = chunk_after(cur->region, cur->chunk, cur->run);
 	cur->run++;
 	cursor_load_next(cur);
 }
