@@ -409,7 +409,11 @@ static void gap_moved(const struct kmm_vaspace *vs, vnode_t *n,
 /* Tree helpers.                                                      */
 /* ------------------------------------------------------------------ */
 
-/* The last node in address order with base <= @va, or NULL. */
+/*
+ * The last node in address order with base <= @va, or NULL. Not
+ * kmm_rb_floor(): among equal bases (a window's sentinel and the range at
+ * the window's base) this needs the last one, and it runs on every free.
+ */
 static vnode_t *floor_by_base(const struct kmm_vaspace *vs, uint64_t va)
 {
 	struct kmm_rb_node *rb = vs->tree.node, *best = NULL;
