@@ -2122,21 +2122,13 @@ static void s_taken(const struct world *w, uint8_t *taken)
 	}
 }
 
-/* Nodes in use: one per range and one per window (its sentinel). */
-static unsigned int s_nodes_used(const struct world *w, const uint8_t *taken)
+/*
+ * Nodes the vaspace has left: every range holds one, and so does each of
+ * the two windows (its sentinel). An alloc or a claim takes exactly one.
+ */
+static unsigned int s_nodes_free(const struct world *w)
 {
-	(void)taken;
-	return w->nsr + 2;
-}
-
-/* Nodes a take of [i, i + need) costs: one, the range's. */
-static unsigned int s_carve(const uint8_t *taken, unsigned int i,
-			    unsigned int need)
-{
-	(void)taken;
-	(void)i;
-	(void)need;
-	return 1;
+	return S_NODES - (w->nsr + 2);
 }
 
 static int s_range_of(const struct world *w, kmm_vaddr_t va)
@@ -2187,7 +2179,7 @@ static void op_s_alloc(struct world *w, struct rd *r)
 	uint64_t size = (uint64_t)n * PG, align = PG << (b % 6);
 	kmm_owner_t o = pick_owner(r);
 	kmm_vaddr_t va = 0, at = 0;
-	unsigned int need = n + S_GUARD, i = 0, free_nodes;
+	unsigned int need = n + S_GUARD, i = 0;
 	bool found = false;
 	struct call c;
 	int want, got;
@@ -2213,7 +2205,6 @@ static void op_s_alloc(struct world *w, struct rd *r)
 		found = fits;
 	}
 	i--;
-	free_nodes = S_NODES - s_nodes_used(w, taken);
 	if (size == 0 || (align & (align - 1)) || !owner_ok(o))
 		want = KMM_EINVAL;
 	else if ((size & (PG - 1)) || align < PG)
@@ -2222,7 +2213,7 @@ static void op_s_alloc(struct world *w, struct rd *r)
 		want = KMM_EQUOTA;
 	else if (!found)
 		want = KMM_ENOSPC;
-	else if (s_carve(taken, i, need) > free_nodes)
+	else if (s_nodes_free(w) == 0)
 		want = KMM_ENOMEM;
 	else
 		want = KMM_OK;
@@ -2246,7 +2237,7 @@ static void op_s_claim(struct world *w, struct rd *r)
 	kmm_vaddr_t va = s_addr(i);
 	uint64_t size = (uint64_t)n * PG;
 	kmm_owner_t o = pick_owner(r);
-	unsigned int need = n + S_GUARD, free_nodes;
+	unsigned int need = n + S_GUARD;
 	struct call c;
 	int want, got;
 
@@ -2255,7 +2246,6 @@ static void op_s_claim(struct world *w, struct rd *r)
 	if (b == 249)
 		va = 0 - PG;
 	s_taken(w, taken);
-	free_nodes = S_NODES - s_nodes_used(w, taken);
 	if (!owner_ok(o))
 		want = KMM_EINVAL;
 	else if (va & (PG - 1))
@@ -2272,7 +2262,7 @@ static void op_s_claim(struct world *w, struct rd *r)
 				want = KMM_EEXIST;
 		if (want == KMM_OK && s_over_quota(w, o, size))
 			want = KMM_EQUOTA;
-		else if (want == KMM_OK && s_carve(taken, i, need) > free_nodes)
+		else if (want == KMM_OK && s_nodes_free(w) == 0)
 			want = KMM_ENOMEM;
 	}
 	note(w, "va %#llx size %#llx owner %u", (unsigned long long)va,
