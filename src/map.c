@@ -55,73 +55,78 @@ int kmm_as_check_args(const struct kmm_as *as, kmm_vaddr_t va, kmm_paddr_t pa,
 	return kmm_as_check_attr(as, attr);
 }
 
-int kmm_as_map_locked(struct kmm_as *as, kmm_vaddr_t va, kmm_paddr_t pa,
-		      size_t size, kmm_attr_t attr)
-{
-	int ret = kmm_as_check_args(as, va, pa, size, attr, true);
+/* What as_call() does. */
+enum as_op { AS_MAP, AS_UNMAP, AS_PROTECT, AS_DESTROY };
 
+/*
+ * Checks and runs a map, unmap or protect, or a destroy (no arguments to
+ * check), the lock held. Unmap has no attributes: KMM_ATTR_R passes the
+ * attribute check.
+ */
+static int as_call(struct kmm_as *as, enum as_op op, kmm_vaddr_t va,
+		   kmm_paddr_t pa, size_t size, kmm_attr_t attr)
+{
+	int ret;
+
+	if (op == AS_DESTROY)
+		return as->ops->destroy(as);
+	ret = kmm_as_check_args(as, va, pa, size,
+				op == AS_UNMAP ? KMM_ATTR_R : attr,
+				op == AS_MAP);
 	if (ret)
 		return ret;
-	return as->ops->map(as, va, pa, size, attr);
+	if (op == AS_MAP)
+		return as->ops->map(as, va, pa, size, attr);
+	if (op == AS_UNMAP)
+		return as->ops->unmap(as, va, size);
+	return as->ops->protect(as, va, size, attr);
 }
 
-int kmm_as_unmap_locked(struct kmm_as *as, kmm_vaddr_t va, size_t size)
+/* as_call() under the port lock. */
+static int as_call_lock(struct kmm_as *as, enum as_op op, kmm_vaddr_t va,
+			kmm_paddr_t pa, size_t size, kmm_attr_t attr)
 {
 	int ret;
 
 	if (!as_is_valid(as))
 		return KMM_EINVAL;
-	ret = check_range(as, va, size);
-	if (ret)
-		return ret;
-	return as->ops->unmap(as, va, size);
+	kmm_port_lock(as->port);
+	ret = as_call(as, op, va, pa, size, attr);
+	kmm_port_unlock(as->port);
+	return ret;
+}
+
+int kmm_as_map_locked(struct kmm_as *as, kmm_vaddr_t va, kmm_paddr_t pa,
+		      size_t size, kmm_attr_t attr)
+{
+	return as_call(as, AS_MAP, va, pa, size, attr);
+}
+
+int kmm_as_unmap_locked(struct kmm_as *as, kmm_vaddr_t va, size_t size)
+{
+	return as_call(as, AS_UNMAP, va, 0, size, 0);
 }
 
 int kmm_as_protect_locked(struct kmm_as *as, kmm_vaddr_t va, size_t size,
 			  kmm_attr_t attr)
 {
-	int ret = kmm_as_check_args(as, va, 0, size, attr, false);
-
-	if (ret)
-		return ret;
-	return as->ops->protect(as, va, size, attr);
+	return as_call(as, AS_PROTECT, va, 0, size, attr);
 }
 
 int kmm_map(struct kmm_as *as, kmm_vaddr_t va, kmm_paddr_t pa, size_t size,
 	    kmm_attr_t attr)
 {
-	int ret;
-
-	if (!as_is_valid(as))
-		return KMM_EINVAL;
-	kmm_port_lock(as->port);
-	ret = kmm_as_map_locked(as, va, pa, size, attr);
-	kmm_port_unlock(as->port);
-	return ret;
+	return as_call_lock(as, AS_MAP, va, pa, size, attr);
 }
 
 int kmm_unmap(struct kmm_as *as, kmm_vaddr_t va, size_t size)
 {
-	int ret;
-
-	if (!as_is_valid(as))
-		return KMM_EINVAL;
-	kmm_port_lock(as->port);
-	ret = kmm_as_unmap_locked(as, va, size);
-	kmm_port_unlock(as->port);
-	return ret;
+	return as_call_lock(as, AS_UNMAP, va, 0, size, 0);
 }
 
 int kmm_protect(struct kmm_as *as, kmm_vaddr_t va, size_t size, kmm_attr_t attr)
 {
-	int ret;
-
-	if (!as_is_valid(as))
-		return KMM_EINVAL;
-	kmm_port_lock(as->port);
-	ret = kmm_as_protect_locked(as, va, size, attr);
-	kmm_port_unlock(as->port);
-	return ret;
+	return as_call_lock(as, AS_PROTECT, va, 0, size, attr);
 }
 
 int kmm_query(const struct kmm_as *as, kmm_vaddr_t va, kmm_paddr_t *pa,
@@ -152,12 +157,5 @@ int kmm_as_dump(const struct kmm_as *as)
 
 int kmm_as_destroy(struct kmm_as *as)
 {
-	int ret;
-
-	if (!as_is_valid(as))
-		return KMM_EINVAL;
-	kmm_port_lock(as->port);
-	ret = as->ops->destroy(as);
-	kmm_port_unlock(as->port);
-	return ret;
+	return as_call_lock(as, AS_DESTROY, 0, 0, 0, 0);
 }
