@@ -423,25 +423,21 @@ static int64_t span_pages(kmm_paddr_t base, uint64_t size)
 	return (int64_t)n;
 }
 
-/* Converts a PA range inside the span into span indices [*lo, *hi). */
+/* Converts a PA range inside the span into span indices [*lo, *hi). The
+ * span checks come first: a range they refuse lies outside the span too. */
 static int range_idx(const struct kmm_pages *p, kmm_paddr_t base, uint64_t size,
 		     uint64_t *lo, uint64_t *hi)
 {
-	uint64_t pfn;
+	int64_t n = span_pages(base, size);
+	uint64_t pfn = base >> PAGE_SHIFT;
 
-	if (size == 0)
-		return KMM_EINVAL;
-	if (!kmm_is_aligned(base, KMM_PAGE_SIZE) ||
-	    !kmm_is_aligned(size, KMM_PAGE_SIZE))
-		return KMM_EALIGN;
-	if (kmm_range_wraps(base, size))
-		return KMM_ERANGE;
-	pfn = base >> PAGE_SHIFT;
+	if (n < 0)
+		return (int)n;
 	if (pfn < p->base_pfn || pfn - p->base_pfn >= p->span_pages ||
-	    (size >> PAGE_SHIFT) > p->span_pages - (pfn - p->base_pfn))
+	    (uint64_t)n > p->span_pages - (pfn - p->base_pfn))
 		return KMM_ERANGE;
 	*lo = pfn - p->base_pfn;
-	*hi = *lo + (size >> PAGE_SHIFT);
+	*hi = *lo + (uint64_t)n;
 	return 0;
 }
 
@@ -595,6 +591,7 @@ static int alloc_common(struct kmm_pages *p, unsigned int order,
 	uint64_t i;
 	unsigned int k;
 	bool dirty;
+	int ret = 0;
 
 	if (p == NULL || out == NULL || order > MAX_ORDER || !owner_ok(owner) ||
 	    (flags & ~KMM_PAGES_FLAGS_MASK))
@@ -602,23 +599,21 @@ static int alloc_common(struct kmm_pages *p, unsigned int order,
 
 	kmm_port_lock(p->port);
 	if (!quota_allows(&p->owners[owner], pages_of(order))) {
-		kmm_port_unlock(p->port);
-		return KMM_EQUOTA;
+		ret = KMM_EQUOTA;
+	} else if (!find_free(p, order, limit_pfn, &i, &k)) {
+		ret = KMM_ENOMEM;
+	} else {
+		dirty = blk_dirty(p, i);
+		free_remove(p, i, k);
+		split(p, i, k, order, dirty);
+		owner_insert(p, i, order, owner);
+		p->free_pages -= pages_of(order);
+		if (dirty || (flags & KMM_PAGES_ZERO))
+			scrub(p, i, pages_of(order));
+		*out = pa_of(p, i);
 	}
-	if (!find_free(p, order, limit_pfn, &i, &k)) {
-		kmm_port_unlock(p->port);
-		return KMM_ENOMEM;
-	}
-	dirty = blk_dirty(p, i);
-	free_remove(p, i, k);
-	split(p, i, k, order, dirty);
-	owner_insert(p, i, order, owner);
-	p->free_pages -= pages_of(order);
-	if (dirty || (flags & KMM_PAGES_ZERO))
-		scrub(p, i, pages_of(order));
-	*out = pa_of(p, i);
 	kmm_port_unlock(p->port);
-	return 0;
+	return ret;
 }
 
 int kmm_pages_alloc(struct kmm_pages *p, unsigned int order, kmm_owner_t owner,
@@ -666,7 +661,7 @@ static inline int owned_block(const struct kmm_pages *p, uint64_t i,
 int kmm_pages_free(struct kmm_pages *p, kmm_paddr_t pa, unsigned int order,
 		   kmm_owner_t owner)
 {
-	uint64_t lo, hi;
+	uint64_t lo = 0, hi; /* = 0: as in range_call() */
 	int ret;
 
 	if (p == NULL || order > MAX_ORDER || !owner_ok(owner))
@@ -732,7 +727,8 @@ static int range_call(struct kmm_pages *p, kmm_paddr_t base, uint64_t size,
 {
 	const struct claim c = { .allocate = op == RANGE_ALLOC,
 				 .owner = owner };
-	uint64_t lo, hi;
+	/* range_idx() sets them; = 0 for -Wmaybe-uninitialized. */
+	uint64_t lo = 0, hi = 0;
 	int ret;
 
 	if (p == NULL || !owner_ok(owner))
