@@ -791,40 +791,53 @@ int kmm_pages_owner(const struct kmm_pages *p, kmm_paddr_t pa,
 	return ret;
 }
 
-int kmm_pages_free_all(struct kmm_pages *p, kmm_owner_t owner)
-{
-	if (p == NULL || !owner_ok(owner))
-		return KMM_EINVAL;
+/* What owner_call() does for a checked owner, under the lock. */
+enum owner_op {
+	OWNER_FREE_ALL, /* kmm_pages_free_all() */
+	OWNER_SET_QUOTA, /* kmm_pages_set_quota() from *@val */
+	OWNER_USAGE, /* kmm_pages_usage() into *@val */
+};
 
+/* Out of line: inlined, each caller would get its own copy back. */
+__attribute__((noinline)) static int owner_call(struct kmm_pages *p,
+						kmm_owner_t owner,
+						enum owner_op op, uint64_t *val)
+{
+	struct kmm_pages_account *a;
+
+	if (p == NULL || val == NULL || !owner_ok(owner))
+		return KMM_EINVAL;
+	a = &p->owners[owner];
 	kmm_port_lock(p->port);
-	while (p->owners[owner].head != NIL)
-		free_block(p, p->owners[owner].head, owner);
+	if (op == OWNER_SET_QUOTA)
+		a->quota = *val;
+	else if (op == OWNER_USAGE)
+		*val = a->pages;
+	else
+		while (a->head != NIL)
+			free_block(p, a->head, owner);
 	kmm_port_unlock(p->port);
 	return 0;
+}
+
+int kmm_pages_free_all(struct kmm_pages *p, kmm_owner_t owner)
+{
+	uint64_t unused;
+
+	return owner_call(p, owner, OWNER_FREE_ALL, &unused);
 }
 
 int kmm_pages_set_quota(struct kmm_pages *p, kmm_owner_t owner,
 			uint64_t max_pages)
 {
-	if (p == NULL || !owner_ok(owner))
-		return KMM_EINVAL;
-
-	kmm_port_lock(p->port);
-	p->owners[owner].quota = max_pages;
-	kmm_port_unlock(p->port);
-	return 0;
+	return owner_call(p, owner, OWNER_SET_QUOTA, &max_pages);
 }
 
 int kmm_pages_usage(const struct kmm_pages *p, kmm_owner_t owner,
 		    uint64_t *pages)
 {
-	if (p == NULL || pages == NULL || !owner_ok(owner))
-		return KMM_EINVAL;
-
-	kmm_port_lock(p->port);
-	*pages = p->owners[owner].pages;
-	kmm_port_unlock(p->port);
-	return 0;
+	/* Only OWNER_FREE_ALL and OWNER_SET_QUOTA write to @p. */
+	return owner_call((struct kmm_pages *)p, owner, OWNER_USAGE, pages);
 }
 
 int kmm_pages_stats(const struct kmm_pages *p, struct kmm_pages_stats *st)
