@@ -272,23 +272,13 @@ struct kmm_rb_node *kmm_rb_prev(const struct kmm_rb_node *node)
 	return step(node, 0);
 }
 
-struct kmm_rb_node *kmm_rb_find(const struct kmm_rb_root *root, const void *key,
-				kmm_rb_cmp_fn cmp)
-{
-	struct kmm_rb_node *n = root->node;
-
-	while (n) {
-		int c = cmp(key, n);
-
-		if (c == 0)
-			return n;
-		n = c < 0 ? n->left : n->right;
-	}
-	return NULL;
-}
-
-struct kmm_rb_node *kmm_rb_floor(const struct kmm_rb_root *root,
-				 const void *key, kmm_rb_cmp_fn cmp)
+/*
+ * The node equal to @key, else (@floor) the last node below it, else NULL.
+ * Out of line: inlined, find and floor would each get a copy.
+ */
+__attribute__((noinline)) static struct kmm_rb_node *
+search(const struct kmm_rb_root *root, const void *key, kmm_rb_cmp_fn cmp,
+       bool floor)
 {
 	struct kmm_rb_node *n = root->node;
 	struct kmm_rb_node *best = NULL;
@@ -301,9 +291,22 @@ struct kmm_rb_node *kmm_rb_floor(const struct kmm_rb_root *root,
 		if (c < 0) {
 			n = n->left;
 		} else {
-			best = n;
+			if (floor)
+				best = n;
 			n = n->right;
 		}
 	}
 	return best;
+}
+
+struct kmm_rb_node *kmm_rb_find(const struct kmm_rb_root *root, const void *key,
+				kmm_rb_cmp_fn cmp)
+{
+	return search(root, key, cmp, false);
+}
+
+struct kmm_rb_node *kmm_rb_floor(const struct kmm_rb_root *root,
+				 const void *key, kmm_rb_cmp_fn cmp)
+{
+	return search(root, key, cmp, true);
 }
