@@ -271,15 +271,30 @@ static int check_locked(const struct kmm *k, kmm_owner_t id)
 	}
 }
 
+/* Checks a guest id and takes the lock; on error the lock is not held. */
+static int enter(const struct kmm *k, kmm_owner_t id)
+{
+	int ret;
+
+	if (k == NULL || !guest_id_ok(id))
+		return KMM_EINVAL;
+	lock(k);
+	ret = check_locked(k, id);
+	if (ret)
+		unlock(k);
+	return ret;
+}
+
 int kmm_guest_check(const struct kmm *k, kmm_owner_t id)
 {
 	int ret;
 
-	if (k == NULL || id >= KMM_CONFIG_MAX_OWNERS)
-		return KMM_EINVAL;
-	lock(k);
-	ret = check_locked(k, id);
-	unlock(k);
+	/* The kernel is always active. */
+	if (k != NULL && id == KMM_OWNER_KERNEL)
+		return KMM_OK;
+	ret = enter(k, id);
+	if (ret == KMM_OK)
+		unlock(k);
 	return ret;
 }
 
@@ -350,20 +365,6 @@ int kmm_guest_usage(const struct kmm *k, kmm_owner_t id,
 /* ---------------------------------------------------------------------
  * Guest-scoped calls.
  */
-
-/* Checks a guest id and takes the lock; on error the lock is not held. */
-static int enter(struct kmm *k, kmm_owner_t id)
-{
-	int ret;
-
-	if (k == NULL || !guest_id_ok(id))
-		return KMM_EINVAL;
-	lock(k);
-	ret = check_locked(k, id);
-	if (ret)
-		unlock(k);
-	return ret;
-}
 
 /* Frames of the guest's stage-2 tables (0 without a stage 2). */
 static uint64_t s2_tables(const struct kmm *k, kmm_owner_t id)
