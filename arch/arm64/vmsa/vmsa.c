@@ -113,8 +113,10 @@ static void clean(const struct op *o, const void *p, size_t size)
 		port->clean_range(port->cookie, p, size);
 }
 
-/* Writes one descriptor; @live: of a table the walker may be using. */
-static void put(const struct op *o, uint64_t *p, uint64_t d, bool live)
+/* Writes one descriptor; @live: of a table the walker may be using. Out of
+ * line: it is called from many places and map_pages() does not use it. */
+__attribute__((noinline)) static void put(const struct op *o, uint64_t *p,
+					  uint64_t d, bool live)
 {
 	store(p, d);
 	if (live)
