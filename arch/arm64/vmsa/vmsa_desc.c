@@ -50,15 +50,16 @@ int kmm_vmsa_config_init(struct kmm_vmsa_config *cfg, unsigned int regime)
 	return KMM_OK;
 }
 
-/* TCR_ELx.{I}PS / VTCR_EL2.PS encoding of an output size, or -1. */
+/* TCR_ELx.{I}PS / VTCR_EL2.PS encoding of an output size, or -1: 32, 36,
+ * 40, 42, 44 and 48 bits are 0 to 5. */
 static int ps_encoding(unsigned int oa_bits)
 {
-	static const uint8_t sizes[] = { 32, 36, 40, 42, 44, 48 };
+	static const int8_t enc[] = { 0, -1, 1, -1, 2, 3, 4, -1, 5 };
+	unsigned int i = (oa_bits - 32) / 2; /* below 32: wraps, too large */
 
-	for (unsigned int i = 0; i < KMM_ARRAY_SIZE(sizes); i++)
-		if (sizes[i] == oa_bits)
-			return (int)i;
-	return -1;
+	if ((oa_bits & 1) || i >= KMM_ARRAY_SIZE(enc))
+		return -1;
+	return enc[i];
 }
 
 /*
