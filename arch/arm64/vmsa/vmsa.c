@@ -427,37 +427,42 @@ static void map_pages(struct op *o, uint64_t *t, const struct span *s,
 		clean(o, &t[s->first], (s->last - s->first + 1) * sizeof(*t));
 }
 
-/* Invalidates every translation below the unlinked table @t and queues
- * it and its sub-tables for freeing. */
+/*
+ * Invalidates every translation below the unlinked table at @pa and queues
+ * it and its sub-tables for freeing. Destroy passes the root (@root, @pa
+ * unused): its entries are zeroed, and it is not queued.
+ */
 static void drop_table(struct op *o, kmm_paddr_t pa, unsigned int level,
-		       kmm_vaddr_t base, bool live)
+		       kmm_vaddr_t base, bool live, bool root)
 {
-	uint64_t *t = table_ptr(o->v, pa);
+	struct kmm_vmsa *v = o->v;
+	uint64_t *t = table_ptr(v, root ? v->root_pa : pa);
 	unsigned int shift = vmsa_level_shift(o->g, level);
-	size_t n = table_entries(o->g);
+	size_t n = root ? v->root_entries : table_entries(o->g);
 
 	/* A leaf table needs no visit when nothing is invalidated page by
 	 * page (off-line, or the whole ASID/VMID will be flushed). */
-	if (level == KMM_VMSA_LAST_LEVEL && (!live || o->tlbi_all)) {
-		queue_dead(o, pa);
-		return;
-	}
+	if (!root && level == KMM_VMSA_LAST_LEVEL && (!live || o->tlbi_all))
+		n = 0;
 	for (size_t i = 0; i < n; i++) {
 		uint64_t d = load(&t[i]);
 		kmm_vaddr_t e = base + ((uint64_t)i << shift);
 
+		if (root)
+			put(o, &t[i], 0, true);
 		if (!(d & VMSA_VALID))
 			continue;
 		if (is_table(d, level)) {
 			if (live)
 				inval(o, e, 1ull << shift, false);
 			drop_table(o, d & vmsa_table_mask(o->g), level + 1, e,
-				   live);
+				   live, false);
 		} else if (live) {
 			inval(o, e, 1ull << shift, true);
 		}
 	}
-	queue_dead(o, pa);
+	if (!root)
+		queue_dead(o, pa);
 }
 
 static bool table_empty(const uint64_t *t, size_t n)
@@ -628,7 +633,7 @@ static void commit_walk(struct op *o, uint64_t *t, unsigned int level,
 			if (live)
 				inval(o, e, size, false);
 			drop_table(o, d & vmsa_table_mask(o->g), level + 1, e,
-				   live);
+				   live, false);
 			continue;
 		}
 		if (make || o->kind == OP_FOLD || nd == d)
@@ -821,21 +826,13 @@ static void vmsa_caps(const struct kmm_as *as, struct kmm_as_caps *caps)
 static int vmsa_destroy(struct kmm_as *as)
 {
 	struct kmm_vmsa *v = to_vmsa(as);
-	uint64_t *t = root(v);
 	struct op o;
 
 	op_init(&o, v, OP_NONE, 0, 1ull << v->cfg.va_bits);
 	/* One flush of the whole ASID/VMID covers every entry. */
 	o.tlbi_all = true;
 	o.dirty = true;
-	for (size_t i = 0; i < v->root_entries; i++) {
-		uint64_t d = load(&t[i]);
-
-		if (is_table(d, v->start_level))
-			drop_table(&o, d & vmsa_table_mask(o.g),
-				   v->start_level + 1, 0, false);
-		put(&o, &t[i], 0, true);
-	}
+	drop_table(&o, 0, v->start_level, 0, false, true);
 	sync(&o);
 	free_chain(&o, &o.dead);
 	kmm_pages_free(v->pages, v->root_pa,
