@@ -1310,6 +1310,7 @@ static void cursor_fill(struct kmm_p2v_cursor *cur, const struct kmm_regions *r,
 {
 	const struct run_chunk *c;
 
+	cur->as = r->as;
 	cur->regions = r;
 	cur->generation = r->generation;
 	cur->region = rg;
