@@ -9,6 +9,10 @@
 #   footprint.text.core_pmsa: N     core + PMSA backend
 #   footprint.text.all: N           everything (both backends, SMMUv3, fdt)
 #   footprint.data_bss.all: N       .data + .bss of everything (goal 0)
+#   footprint.text.core_vmsa_lean: N  core + VMSA with the options that
+#                                   leave features out: 4 KiB granule only,
+#                                   stage 1 only, no diagnostics
+#   footprint.text.core_pmsa_lean: N  core + PMSA without diagnostics
 #   footprint.text.min_vmsa: N      smallest sensible VMSA build: the map
 #                                   API, the page allocator and VMSA stage-1
 #                                   tables with the 4 KiB granule only; no
@@ -60,6 +64,9 @@ build() { # name, meson options...
 build core_vmsa -Dbackends=vmsa -Dsmmuv3=false -Dfdt=disabled
 build core_pmsa -Dbackends=pmsa -Dfdt=disabled
 build all -Dbackends=vmsa,pmsa -Dfdt=auto
+build core_vmsa_lean -Dbackends=vmsa -Dsmmuv3=false -Dfdt=disabled \
+	-Dvmsa_granules=4k -Dvmsa_stage2=false -Ddiagnostics=false
+build core_pmsa_lean -Dbackends=pmsa -Dfdt=disabled -Ddiagnostics=false
 build min_vmsa -Dbackends=vmsa -Dmodules=pages -Dvmsa_granules=4k \
 	-Dvmsa_stage2=false -Dsmmuv3=false -Ddiagnostics=false -Dfdt=disabled
 build min_pmsa -Dbackends=pmsa -Dmodules= -Ddiagnostics=false \
@@ -69,5 +76,7 @@ echo "footprint.text.core_vmsa: $(sum_sections "$work/core_vmsa/libkmm.a" '^\.te
 echo "footprint.text.core_pmsa: $(sum_sections "$work/core_pmsa/libkmm.a" '^\.text')"
 echo "footprint.text.all: $(sum_sections "$work/all/libkmm.a" '^\.text')"
 echo "footprint.data_bss.all: $(sum_sections "$work/all/libkmm.a" '^\.(data|bss|sdata|sbss)')"
+echo "footprint.text.core_vmsa_lean: $(sum_sections "$work/core_vmsa_lean/libkmm.a" '^\.text')"
+echo "footprint.text.core_pmsa_lean: $(sum_sections "$work/core_pmsa_lean/libkmm.a" '^\.text')"
 echo "footprint.text.min_vmsa: $(sum_sections "$work/min_vmsa/libkmm.a" '^\.text')"
 echo "footprint.text.min_pmsa: $(sum_sections "$work/min_pmsa/libkmm.a" '^\.text')"

@@ -39,15 +39,22 @@ struct kmm_region_pa_node {
 	uint16_t count; /* entries (leaf) or children (inner) */
 	uint16_t leaf;
 	uint32_t pending; /* kmm_vmap's dry run only; 0 otherwise */
+	/*
+	 * Slot i of a leaf is one run: first PA key[i], last PA last[i],
+	 * mapped at va[i] in region[i]. Slot i of an inner node is child[i],
+	 * the highest last PA below it in last[i] and, for i >= 1, the lowest
+	 * key below it in key[i] (key[0] means nothing). Both kinds keep key[]
+	 * first, so that node_key() reads either.
+	 */
 	union {
 		struct {
-			kmm_paddr_t first[PA_LEAF_CAP];
+			kmm_paddr_t key[PA_LEAF_CAP];
 			kmm_paddr_t last[PA_LEAF_CAP];
 			kmm_vaddr_t va[PA_LEAF_CAP];
 			struct kmm_region *region[PA_LEAF_CAP];
 		} l;
 		struct {
-			kmm_paddr_t key[PA_INNER_CAP - 1];
+			kmm_paddr_t key[PA_INNER_CAP];
 			kmm_paddr_t last[PA_INNER_CAP];
 			struct kmm_region_pa_node *child[PA_INNER_CAP];
 		} in;
@@ -123,13 +130,13 @@ static inline unsigned int count_keys(const kmm_paddr_t *keys, unsigned int n,
 static inline unsigned int inner_le(const struct kmm_region_pa_node *n,
 				    kmm_paddr_t x)
 {
-	return count_keys(n->in.key, n->count - 1u, x, false);
+	return count_keys(n->in.key + 1, n->count - 1u, x, false);
 }
 
 static inline unsigned int leaf_le(const struct kmm_region_pa_node *n,
 				   kmm_paddr_t x)
 {
-	return count_keys(n->l.first, n->count, x, false);
+	return count_keys(n->l.key, n->count, x, false);
 }
 
 /*
@@ -252,11 +259,12 @@ static kmm_paddr_t node_max(const struct kmm_region_pa_node *n)
 /* PA index: insertion                                                    */
 /* ---------------------------------------------------------------------- */
 
+/* What goes into one slot: a run (leaf) or a child (inner node). */
 struct pa_entry {
 	kmm_paddr_t first;
 	kmm_paddr_t last;
-	kmm_vaddr_t va;
-	struct kmm_region *region;
+	kmm_vaddr_t va; /* leaf only */
+	void *ptr; /* the region (leaf) or the child (inner node) */
 };
 
 static struct kmm_region_pa_node *
@@ -273,112 +281,96 @@ reserve_take(struct kmm_regions *r, struct node_reserve *rs, bool leaf)
 	return n;
 }
 
-static void leaf_move(struct kmm_region_pa_node *dst, unsigned int dj,
+/* Key of slot @i, in a node of either kind. */
+static kmm_paddr_t node_key(const struct kmm_region_pa_node *n, unsigned int i)
+{
+	return n->l.key[i];
+}
+
+static unsigned int node_cap(const struct kmm_region_pa_node *n)
+{
+	return n->leaf ? PA_LEAF_CAP : PA_INNER_CAP;
+}
+
+/* Copies slot @sj of @src to slot @dj of @dst, a node of the same kind. */
+static void slot_copy(struct kmm_region_pa_node *dst, unsigned int dj,
 		      const struct kmm_region_pa_node *src, unsigned int sj)
 {
-	dst->l.first[dj] = src->l.first[sj];
-	dst->l.last[dj] = src->l.last[sj];
-	dst->l.va[dj] = src->l.va[sj];
-	dst->l.region[dj] = src->l.region[sj];
+	if (dst->leaf) {
+		dst->l.key[dj] = src->l.key[sj];
+		dst->l.last[dj] = src->l.last[sj];
+		dst->l.va[dj] = src->l.va[sj];
+		dst->l.region[dj] = src->l.region[sj];
+	} else {
+		dst->in.key[dj] = src->in.key[sj];
+		dst->in.last[dj] = src->in.last[sj];
+		dst->in.child[dj] = src->in.child[sj];
+	}
 }
 
-static void leaf_put(struct kmm_region_pa_node *n, unsigned int j,
-		     const struct pa_entry *e)
+/* Makes slot @j free by moving the slots from @j on one place right. */
+static void slot_open(struct kmm_region_pa_node *n, unsigned int j)
 {
 	for (unsigned int k = n->count; k > j; k--)
-		leaf_move(n, k, n, k - 1);
-	n->l.first[j] = e->first;
-	n->l.last[j] = e->last;
-	n->l.va[j] = e->va;
-	n->l.region[j] = e->region;
+		slot_copy(n, k, n, k - 1);
 	n->count++;
 }
 
-static void leaf_del(struct kmm_region_pa_node *n, unsigned int j)
+/* Removes slot @j, moving the slots after it one place left. */
+static void slot_close(struct kmm_region_pa_node *n, unsigned int j)
 {
 	for (unsigned int k = j; k + 1u < n->count; k++)
-		leaf_move(n, k, n, k + 1);
+		slot_copy(n, k, n, k + 1);
 	n->count--;
 }
 
-/* Inserts child @c (subtree max @last) at @pos >= 1, after key @key. */
-static void inner_put(struct kmm_region_pa_node *n, unsigned int pos,
-		      kmm_paddr_t key, struct kmm_region_pa_node *c,
-		      kmm_paddr_t last)
+static void slot_put(struct kmm_region_pa_node *n, unsigned int j,
+		     const struct pa_entry *e)
 {
-	for (unsigned int k = n->count; k > pos; k--) {
-		n->in.child[k] = n->in.child[k - 1];
-		n->in.last[k] = n->in.last[k - 1];
-		n->in.key[k - 1] = n->in.key[k - 2];
+	slot_open(n, j);
+	if (n->leaf) {
+		n->l.key[j] = e->first;
+		n->l.last[j] = e->last;
+		n->l.va[j] = e->va;
+		n->l.region[j] = e->ptr;
+	} else {
+		n->in.key[j] = e->first;
+		n->in.last[j] = e->last;
+		n->in.child[j] = e->ptr;
 	}
-	n->in.child[pos] = c;
-	n->in.last[pos] = last;
-	n->in.key[pos - 1] = key;
-	n->count++;
-}
-
-/* Removes child @pos >= 1 and the key before it. */
-static void inner_del(struct kmm_region_pa_node *n, unsigned int pos)
-{
-	for (unsigned int k = pos; k + 1u < n->count; k++) {
-		n->in.child[k] = n->in.child[k + 1];
-		n->in.last[k] = n->in.last[k + 1];
-		n->in.key[k - 1] = n->in.key[k];
-	}
-	n->count--;
 }
 
 /*
- * Splits the full leaf @n while inserting @e at @j; returns the new right
- * half. The halves get 8 + 8 or 9 + 7 entries.
+ * Splits the full node @n while inserting @e at slot @j; returns the new
+ * right half, whose key[0] separates the halves. A leaf splits 8 + 8 or
+ * 9 + 7, an inner node 11 + 11 or 12 + 10.
  */
-static struct kmm_region_pa_node *leaf_split(struct kmm_regions *r,
+static struct kmm_region_pa_node *node_split(struct kmm_regions *r,
 					     struct node_reserve *rs,
 					     struct kmm_region_pa_node *n,
 					     unsigned int j,
 					     const struct pa_entry *e)
 {
-	struct kmm_region_pa_node *right = reserve_take(r, rs, true);
-	unsigned int keep = PA_LEAF_CAP / 2 + 1;
+	struct kmm_region_pa_node *right = reserve_take(r, rs, n->leaf);
+	unsigned int cap = node_cap(n), keep = cap / 2 + 1;
 
-	for (unsigned int k = keep; k < PA_LEAF_CAP; k++)
-		leaf_move(right, k - keep, n, k);
-	right->count = (uint16_t)(PA_LEAF_CAP - keep);
+	for (unsigned int k = keep; k < cap; k++)
+		slot_copy(right, k - keep, n, k);
+	right->count = (uint16_t)(cap - keep);
 	n->count = (uint16_t)keep;
 	if (j <= keep)
-		leaf_put(n, j, e);
+		slot_put(n, j, e);
 	else
-		leaf_put(right, j - keep, e);
+		slot_put(right, j - keep, e);
 	return right;
 }
 
-/*
- * Splits the full inner node @n while inserting child @c after key @key at
- * @pos; returns the right half and in @up the key that separates them.
- */
-static struct kmm_region_pa_node *
-inner_split(struct kmm_regions *r, struct node_reserve *rs,
-	    struct kmm_region_pa_node *n, unsigned int pos, kmm_paddr_t key,
-	    struct kmm_region_pa_node *c, kmm_paddr_t *up)
+/* The slot that stands for child @c in its parent. */
+static struct pa_entry child_entry(struct kmm_region_pa_node *c)
 {
-	struct kmm_region_pa_node *right = reserve_take(r, rs, false);
-	unsigned int keep = PA_INNER_CAP / 2 + 1;
-	kmm_paddr_t c_last = node_max(c);
+	struct pa_entry e = { node_key(c, 0), node_max(c), 0, c };
 
-	for (unsigned int k = keep; k < PA_INNER_CAP; k++) {
-		right->in.child[k - keep] = n->in.child[k];
-		right->in.last[k - keep] = n->in.last[k];
-		if (k > keep)
-			right->in.key[k - keep - 1] = n->in.key[k - 1];
-	}
-	right->count = (uint16_t)(PA_INNER_CAP - keep);
-	*up = n->in.key[keep - 1];
-	n->count = (uint16_t)keep;
-	if (pos <= keep)
-		inner_put(n, pos, key, c, c_last);
-	else
-		inner_put(right, pos - keep, key, c, c_last);
-	return right;
+	return e;
 }
 
 static void pa_insert(struct kmm_regions *r, struct node_reserve *rs,
@@ -387,8 +379,8 @@ static void pa_insert(struct kmm_regions *r, struct node_reserve *rs,
 	struct kmm_region_pa_node *stk[PA_MAX_HEIGHT];
 	unsigned int idx[PA_MAX_HEIGHT];
 	struct kmm_region_pa_node *n, *right, *p;
+	struct pa_entry up;
 	unsigned int d, j;
-	kmm_paddr_t sep;
 
 	if (r->pa_root == NULL) {
 		r->pa_root = reserve_take(r, rs, true);
@@ -398,28 +390,26 @@ static void pa_insert(struct kmm_regions *r, struct node_reserve *rs,
 	n = pa_descend(r, e->first, stk, idx, &d);
 	j = leaf_le(n, e->first);
 	if (n->count < PA_LEAF_CAP) {
-		leaf_put(n, j, e);
+		slot_put(n, j, e);
 		goto widen;
 	}
-	right = leaf_split(r, rs, n, j, e);
-	sep = right->l.first[0];
+	right = node_split(r, rs, n, j, e);
 	while (d > 0) {
 		p = stk[--d];
 		p->in.last[idx[d]] = node_max(n);
+		up = child_entry(right);
 		if (p->count < PA_INNER_CAP) {
-			inner_put(p, idx[d] + 1, sep, right, node_max(right));
+			slot_put(p, idx[d] + 1, &up);
 			goto widen;
 		}
-		right = inner_split(r, rs, p, idx[d] + 1, sep, right, &sep);
+		right = node_split(r, rs, p, idx[d] + 1, &up);
 		n = p;
 	}
 	p = reserve_take(r, rs, false);
-	p->count = 2;
-	p->in.child[0] = n;
-	p->in.child[1] = right;
-	p->in.key[0] = sep;
-	p->in.last[0] = node_max(n);
-	p->in.last[1] = node_max(right);
+	up = child_entry(n);
+	slot_put(p, 0, &up);
+	up = child_entry(right);
+	slot_put(p, 1, &up);
 	r->pa_root = p;
 	r->pa_height++;
 	return;
@@ -443,84 +433,53 @@ static void node_free(struct kmm_regions *r, struct kmm_region_pa_node *n)
 	kmm_slab_free(r->nodes, n);
 }
 
+/*
+ * Gives the inner child @i of @p its separating key in key[0], where it
+ * means nothing until the child's first slot moves into a sibling; a
+ * leaf's key[0] is its first entry already.
+ */
+static void lend_key(struct kmm_region_pa_node *p, unsigned int i)
+{
+	if (!p->in.child[i]->leaf)
+		p->in.child[i]->in.key[0] = p->in.key[i];
+}
+
 /* Merges child @i + 1 of @p into child @i and frees it. */
 static void merge_children(struct kmm_regions *r, struct kmm_region_pa_node *p,
 			   unsigned int i)
 {
 	struct kmm_region_pa_node *a = p->in.child[i], *b = p->in.child[i + 1];
 
-	if (a->leaf) {
-		for (unsigned int k = 0; k < b->count; k++)
-			leaf_move(a, a->count + k, b, k);
-	} else {
-		a->in.key[a->count - 1] = p->in.key[i];
-		for (unsigned int k = 0; k < b->count; k++) {
-			a->in.child[a->count + k] = b->in.child[k];
-			a->in.last[a->count + k] = b->in.last[k];
-			if (k > 0)
-				a->in.key[a->count + k - 1] = b->in.key[k - 1];
-		}
-	}
+	lend_key(p, i + 1);
+	for (unsigned int k = 0; k < b->count; k++)
+		slot_copy(a, a->count + k, b, k);
 	a->count = (uint16_t)(a->count + b->count);
-	inner_del(p, i + 1);
+	slot_close(p, i + 1);
 	p->in.last[i] = node_max(a);
 	node_free(r, b);
 }
 
-/* Moves the last entry or child of child @i - 1 to the front of child @i. */
-static void borrow_left(struct kmm_region_pa_node *p, unsigned int i)
+/*
+ * Moves one slot between the children @i and @i + 1 of @p: the last of
+ * child @i to the front of child @i + 1 (@to_right), or the first of
+ * child @i + 1 to the end of child @i.
+ */
+static void borrow(struct kmm_region_pa_node *p, unsigned int i, bool to_right)
 {
-	struct kmm_region_pa_node *a = p->in.child[i - 1], *n = p->in.child[i];
-	unsigned int k;
+	struct kmm_region_pa_node *a = p->in.child[i], *b = p->in.child[i + 1];
 
-	if (n->leaf) {
-		for (k = n->count; k > 0; k--)
-			leaf_move(n, k, n, k - 1);
-		leaf_move(n, 0, a, a->count - 1u);
-		p->in.key[i - 1] = n->l.first[0];
+	lend_key(p, i + 1);
+	if (to_right) {
+		slot_open(b, 0);
+		slot_copy(b, 0, a, a->count - 1u);
+		a->count--;
 	} else {
-		for (k = n->count; k > 0; k--) {
-			n->in.child[k] = n->in.child[k - 1];
-			n->in.last[k] = n->in.last[k - 1];
-			if (k > 1)
-				n->in.key[k - 1] = n->in.key[k - 2];
-		}
-		n->in.key[0] = p->in.key[i - 1];
-		n->in.child[0] = a->in.child[a->count - 1];
-		n->in.last[0] = a->in.last[a->count - 1];
-		p->in.key[i - 1] = a->in.key[a->count - 2];
+		slot_copy(a, a->count, b, 0);
+		a->count++;
+		slot_close(b, 0);
 	}
-	n->count++;
-	a->count--;
-	p->in.last[i - 1] = node_max(a);
-	p->in.last[i] = node_max(n);
-}
-
-/* Moves the first entry or child of child @i + 1 to the end of child @i. */
-static void borrow_right(struct kmm_region_pa_node *p, unsigned int i)
-{
-	struct kmm_region_pa_node *n = p->in.child[i], *b = p->in.child[i + 1];
-	unsigned int k;
-
-	if (n->leaf) {
-		leaf_move(n, n->count, b, 0);
-		leaf_del(b, 0);
-		p->in.key[i] = b->l.first[0];
-	} else {
-		n->in.key[n->count - 1] = p->in.key[i];
-		n->in.child[n->count] = b->in.child[0];
-		n->in.last[n->count] = b->in.last[0];
-		p->in.key[i] = b->in.key[0];
-		for (k = 0; k + 1u < b->count; k++) {
-			b->in.child[k] = b->in.child[k + 1];
-			b->in.last[k] = b->in.last[k + 1];
-			if (k + 2u < b->count)
-				b->in.key[k] = b->in.key[k + 1];
-		}
-		b->count--;
-	}
-	n->count++;
-	p->in.last[i] = node_max(n);
+	p->in.key[i + 1] = node_key(b, 0);
+	p->in.last[i] = node_max(a);
 	p->in.last[i + 1] = node_max(b);
 }
 
@@ -530,14 +489,13 @@ static void pa_rebalance(struct kmm_regions *r, struct kmm_region_pa_node *n,
 			 unsigned int d)
 {
 	struct kmm_region_pa_node *p;
-	unsigned int i, min, cap;
+	unsigned int i, cap;
 
 	while (d > 0) {
 		p = stk[d - 1];
 		i = idx[d - 1];
-		min = n->leaf ? PA_LEAF_MIN : PA_INNER_MIN;
-		cap = n->leaf ? PA_LEAF_CAP : PA_INNER_CAP;
-		if (n->count >= min) {
+		cap = node_cap(n);
+		if (n->count >= (n->leaf ? PA_LEAF_MIN : PA_INNER_MIN)) {
 			/* Only maxima may change from here up. */
 			for (; d > 0; d--) {
 				kmm_paddr_t m = node_max(
@@ -555,9 +513,9 @@ static void pa_rebalance(struct kmm_regions *r, struct kmm_region_pa_node *n,
 			 n->count + p->in.child[i + 1]->count <= cap)
 			merge_children(r, p, i);
 		else if (i > 0)
-			borrow_left(p, i);
+			borrow(p, i - 1, true);
 		else
-			borrow_right(p, i);
+			borrow(p, i, false);
 		n = p;
 		d--;
 	}
@@ -582,14 +540,14 @@ static void pa_remove(struct kmm_regions *r, kmm_paddr_t first, kmm_vaddr_t va)
 	unsigned int d = 0, i, j;
 
 	while (!n->leaf) {
-		i = count_keys(n->in.key, n->count - 1u, first, true);
+		i = count_keys(n->in.key + 1, n->count - 1u, first, true);
 		stk[d] = n;
 		idx[d++] = i;
 		n = n->in.child[i];
 	}
 	for (;;) {
-		for (j = 0; j < n->count && n->l.first[j] <= first; j++)
-			if (n->l.first[j] == first && n->l.va[j] == va)
+		for (j = 0; j < n->count && n->l.key[j] <= first; j++)
+			if (n->l.key[j] == first && n->l.va[j] == va)
 				goto found;
 		/* Equal first PAs may continue in the next leaf. */
 		for (;;) {
@@ -597,7 +555,7 @@ static void pa_remove(struct kmm_regions *r, kmm_paddr_t first, kmm_vaddr_t va)
 				return; /* not indexed: cannot happen */
 			p = stk[d - 1];
 			i = idx[d - 1];
-			if (i + 1u < p->count && p->in.key[i] <= first) {
+			if (i + 1u < p->count && p->in.key[i + 1] <= first) {
 				idx[d - 1] = i + 1;
 				n = p->in.child[i + 1];
 				break;
@@ -611,7 +569,7 @@ static void pa_remove(struct kmm_regions *r, kmm_paddr_t first, kmm_vaddr_t va)
 		}
 	}
 found:
-	leaf_del(n, j);
+	slot_close(n, j);
 	r->nr_runs--;
 	pa_rebalance(r, n, stk, idx, d);
 }
@@ -1031,7 +989,7 @@ static void region_commit(struct kmm_regions *r, struct kmm_region *rg,
 			.first = run->pa,
 			.last = run->pa + (run_size(rg, i) - 1),
 			.va = run->va,
-			.region = rg,
+			.ptr = rg,
 		};
 
 		pa_insert(r, rs, &e);
@@ -1285,7 +1243,7 @@ static int p2v(const struct kmm_as *as, kmm_paddr_t pa, int owner,
 	}
 	if (!pa_find(r, pa, owner, &leaf, &slot))
 		return KMM_ENOENT;
-	*va = leaf->l.va[slot] + (pa - leaf->l.first[slot]);
+	*va = leaf->l.va[slot] + (pa - leaf->l.key[slot]);
 	return KMM_OK;
 }
 
@@ -1352,6 +1310,7 @@ static void cursor_fill(struct kmm_p2v_cursor *cur, const struct kmm_regions *r,
 {
 	const struct run_chunk *c;
 
+	cur->as = r->as;
 	cur->regions = r;
 	cur->generation = r->generation;
 	cur->region = rg;
@@ -1410,8 +1369,8 @@ __attribute__((noinline)) static int cursor_lookup(const struct kmm_regions *r,
 			return KMM_ENOENT;
 		cursor_fill(cur, r, rg, rg->va, rg->size, rg->va);
 	} else if (pa_find(r, pa, -1, &leaf, &slot)) {
-		cursor_fill(cur, r, leaf->l.region[slot], leaf->l.first[slot],
-			    leaf->l.last[slot] - leaf->l.first[slot] + 1,
+		cursor_fill(cur, r, leaf->l.region[slot], leaf->l.key[slot],
+			    leaf->l.last[slot] - leaf->l.key[slot] + 1,
 			    leaf->l.va[slot]);
 	} else {
 		return KMM_ENOENT;

@@ -793,6 +793,7 @@ SHARED_TEST(free_all_removes_exactly_the_owners_regions)
 SHARED_TEST(cursor_follows_a_buffer_and_notices_a_vunmap)
 {
 	kmm_paddr_t pages[] = { 0xa000, 0xb000, 0x3000, 0x4000, 0x70000 };
+	struct kmm_as other = { 0 };
 	struct kmm_p2v_cursor cur;
 	kmm_vaddr_t va, v;
 
@@ -805,6 +806,12 @@ SHARED_TEST(cursor_follows_a_buffer_and_notices_a_vunmap)
 				     0);
 			cr_expect_eq(v, va + i * PG + 8);
 		}
+	/* The cursor now holds the run of 0x70000: it answers only for the
+	 * address space it was filled through. */
+	cr_expect_eq(kmm_phys_to_virt_cursor(NULL, &cur, 0x70000, &v),
+		     KMM_EINVAL);
+	cr_expect_eq(kmm_phys_to_virt_cursor(&other, &cur, 0x70000, &v),
+		     KMM_EINVAL, "a space without regions resolves nothing");
 	cr_expect_eq(kmm_phys_to_virt_cursor(space, &cur, 0x5000, &v),
 		     KMM_ENOENT);
 	cr_expect_eq(kmm_phys_to_virt_cursor(space, NULL, 0x3000, &v),

@@ -133,7 +133,9 @@ struct kmm_p2v_cursor {
 	kmm_paddr_t next_first;
 	uint64_t next_size; /**< Bytes of that run. */
 	kmm_vaddr_t next_va; /**< VA of @c next_first. */
-	const struct kmm_regions *regions; /**< Regions it was filled from. */
+	/** Address space it was filled through (its regions stay for good). */
+	const struct kmm_as *as;
+	const struct kmm_regions *regions; /**< That space's regions. */
 	uint64_t generation; /**< Their generation at that time. */
 	const struct kmm_region *region; /**< Region of the cached run. */
 	/** Index of the cached run in its region. */
@@ -281,7 +283,7 @@ void kmm_p2v_cursor_step(struct kmm_p2v_cursor *cur);
  * remembering the run found. Resolving the pages of one buffer in order
  * costs a few nanoseconds per page: the common case (same run as last
  * time) is inline, two compares on the cursor after checking that it
- * belongs to these regions and that they did not change; moving on to
+ * was filled through @p as and that its regions did not change; moving on to
  * the next run of the buffer is checked inline too and takes one short
  * call (kmm_p2v_cursor_step()) that reads only the cursor and the
  * region's run table. For a PA that several regions map, the
@@ -297,23 +299,21 @@ static inline int kmm_phys_to_virt_cursor(const struct kmm_as *as,
 					  struct kmm_p2v_cursor *cur,
 					  kmm_paddr_t pa, kmm_vaddr_t *va)
 {
-	const struct kmm_regions *r;
 	uint64_t off;
 
-	if (as == NULL || cur == NULL || va == NULL)
+	if (cur == NULL || va == NULL)
 		return kmm_phys_to_virt_cursor_slow(as, cur, pa, va);
-	r = as->regions;
+	/* Only a cursor that holds a run (size != 0) matches; it was filled
+	 * through a non-NULL @as, so its regions are not NULL either. */
 	off = pa - cur->first;
-	/* A cursor that holds a run (size != 0) was filled from non-NULL
-	 * regions, so r is not NULL once it matches. */
-	if (off < cur->size && cur->regions == r &&
-	    cur->generation == r->generation) {
+	if (off < cur->size && cur->as == as &&
+	    cur->generation == cur->regions->generation) {
 		*va = cur->va + off;
 		return 0;
 	}
 	off = pa - cur->next_first;
-	if (off < cur->next_size && cur->regions == r &&
-	    cur->generation == r->generation) {
+	if (off < cur->next_size && cur->as == as &&
+	    cur->generation == cur->regions->generation) {
 		kmm_p2v_cursor_step(cur);
 		*va = cur->va + off;
 		return 0;
